@@ -1,0 +1,131 @@
+/**
+ * Budgets and subnet selection. Estimates come from the manifest (MACs, bytes, activations)
+ * and a latency model fitted on the device; selection is a scan for the most accurate subnet
+ * within budget, since subnets are sorted.
+ *
+ * @example
+ * selectSubnet(manifest.subnets, { latencyMs: 2, minAccuracy: 0.9 }, { overheadMs: 0.05, msPerMac: 2e-6 });
+ * // the most accurate subnet estimated at <= 2 ms with accuracy >= 0.9
+ */
+import { rejectUnknownKeys, SortedNetError } from './errors.js';
+import type { SubnetEntry } from './manifest-types.js';
+
+/** Limits for choosing a subnet. Every field is optional; give any combination. */
+export interface Budget {
+  /** Estimated latency per call at the call's batch size, in milliseconds. @defaultValue no limit */
+  latencyMs?: number;
+  /** Estimated memory: the subnet's weights plus activations, in MB (2^20 bytes). @defaultValue no limit */
+  memoryMB?: number;
+  /** Held-out accuracy from the manifest, 0..1. @defaultValue no limit */
+  minAccuracy?: number;
+  /** Held-out loss from the manifest. @defaultValue no limit */
+  maxLoss?: number;
+}
+
+export const BUDGET_KEYS = ['latencyMs', 'memoryMB', 'minAccuracy', 'maxLoss'] as const;
+type BudgetKey = (typeof BUDGET_KEYS)[number];
+
+/** Latency per call ≈ overheadMs + msPerMac · MACs · batch. */
+export interface LatencyModel {
+  overheadMs: number;
+  msPerMac: number;
+}
+
+/** Used when calibration is off: 50 µs per call plus 1 GMAC/s. */
+export const DEFAULT_LATENCY: LatencyModel = { overheadMs: 0.05, msPerMac: 1e-6 };
+
+export interface Estimate {
+  latencyMs: number;
+  memoryMB: number;
+}
+
+export function estimate(s: SubnetEntry, latency: LatencyModel, batch = 1): Estimate {
+  return {
+    latencyMs: latency.overheadMs + latency.msPerMac * s.macs * batch,
+    memoryMB: (s.bytes + s.activations * batch) / 2 ** 20,
+  };
+}
+
+/** Check a budget's keys and values; `where` is e.g. `load().budget`. */
+export function checkBudget(budget: unknown, where: string): Budget {
+  const fail = (field: string, found: string, fix: string): never => {
+    throw new SortedNetError({ code: 'BAD_OPTION', file: '<api>', field, found, fix });
+  };
+  if (typeof budget !== 'object' || budget === null || Array.isArray(budget)) fail(where, JSON.stringify(budget), 'pass an object such as { latencyMs: 5 }');
+  rejectUnknownKeys(budget as object, BUDGET_KEYS, { file: '<api>', field: where, code: 'BAD_OPTION' });
+  for (const [k, v] of Object.entries(budget as object)) {
+    if (v === undefined) continue;
+    if (typeof v !== 'number' || !(v >= 0) || v === Infinity) fail(`${where}.${k}`, JSON.stringify(v), 'use a finite number >= 0');
+  }
+  return budget as Budget;
+}
+
+interface Constraint {
+  value(s: SubnetEntry, e: Estimate): number | undefined;
+  /** True when the budget value is an upper bound. */
+  upper: boolean;
+  unit: string;
+}
+
+const CONSTRAINTS: Record<BudgetKey, Constraint> = {
+  latencyMs: { value: (_, e) => e.latencyMs, upper: true, unit: ' ms (estimated)' },
+  memoryMB: { value: (_, e) => e.memoryMB, upper: true, unit: ' MB (estimated)' },
+  minAccuracy: { value: (s) => s.metrics.accuracy, upper: false, unit: '' },
+  maxLoss: { value: (s) => s.metrics.loss, upper: true, unit: '' },
+};
+
+const fmt = (x: number): string => String(Number(x.toPrecision(3)));
+
+/** Round to 3 significant digits, outward, so the suggested value really admits the subnet. */
+function outward(x: number, up: boolean): string {
+  if (x === 0) return '0';
+  const p = 10 ** (Math.floor(Math.log10(Math.abs(x))) - 2);
+  return String(Number(((up ? Math.ceil(x / p) : Math.floor(x / p)) * p).toPrecision(3)));
+}
+
+/** Selection score: accuracy, else lower loss, else lower perplexity, else more MACs. */
+function scorer(subnets: readonly SubnetEntry[]): (s: SubnetEntry) => number {
+  if (subnets.some((s) => s.metrics.accuracy !== undefined)) return (s) => s.metrics.accuracy ?? -Infinity;
+  if (subnets.some((s) => s.metrics.loss !== undefined)) return (s) => -(s.metrics.loss ?? Infinity);
+  if (subnets.some((s) => s.metrics.perplexity !== undefined)) return (s) => -(s.metrics.perplexity ?? Infinity);
+  return (s) => s.macs;
+}
+
+/**
+ * The most accurate subnet within `budget` (ties: fewer MACs). Throws IMPOSSIBLE_BUDGET naming
+ * the budget field, the smallest achievable value and the fix when none fits.
+ */
+export function selectSubnet(subnets: readonly SubnetEntry[], budget: Budget, latency: LatencyModel, batch = 1, file = '<api>'): SubnetEntry {
+  const keys = BUDGET_KEYS.filter((k) => budget[k] !== undefined);
+  const est = new Map(subnets.map((s) => [s, estimate(s, latency, batch)]));
+  for (const k of keys) {
+    if (subnets.every((s) => CONSTRAINTS[k].value(s, est.get(s)!) === undefined)) {
+      throw new SortedNetError({ code: 'BAD_OPTION', file, field: `budget.${k}`, found: `${budget[k]}, but the manifest has no ${k === 'minAccuracy' ? 'accuracy' : 'loss'} metrics`, fix: `drop ${k}, or re-pack a checkpoint that carries held-out metrics` });
+    }
+  }
+  const meets = (s: SubnetEntry, k: BudgetKey): boolean => {
+    const v = CONSTRAINTS[k].value(s, est.get(s)!);
+    return v !== undefined && (CONSTRAINTS[k].upper ? v <= budget[k]! : v >= budget[k]!);
+  };
+  const ok = subnets.filter((s) => keys.every((k) => meets(s, k)));
+  const score = scorer(subnets);
+  if (ok.length > 0) return ok.reduce((best, s) => (score(s) > score(best) || (score(s) === score(best) && s.macs < best.macs) ? s : best));
+
+  // For each field, the least it would have to move for some subnet to meet the other fields.
+  const relax = keys.flatMap((k) => {
+    const c = CONSTRAINTS[k];
+    const rest = subnets.filter((s) => keys.every((o) => o === k || meets(s, o)) && c.value(s, est.get(s)!) !== undefined);
+    if (rest.length === 0) return [];
+    const pick = rest.reduce((b, s) => ((c.upper ? c.value(s, est.get(s)!)! < c.value(b, est.get(b)!)! : c.value(s, est.get(s)!)! > c.value(b, est.get(b)!)!) ? s : b));
+    return [{ k, s: pick, v: c.value(pick, est.get(pick)!)! }];
+  });
+  const asked = keys.map((k) => `${k} ${budget[k]}`).join(' and ');
+  const field = keys.length === 1 ? `budget.${keys[0]}` : relax.length === 1 ? `budget.${relax[0]!.k}` : 'budget';
+  const found = relax.length === 0
+    ? `no subnet meets ${asked}, and relaxing any one field is not enough`
+    : `no subnet meets ${asked}; the closest is ${relax.map((r) => `${r.s.id} at ${r.k} ${fmt(r.v)}${CONSTRAINTS[r.k].unit}`).join(', or ')}`;
+  const fix = relax.length === 0
+    ? 'relax several budget fields; see model.subnets for each subnet\'s estimates and metrics'
+    : relax.map((r) => `${CONSTRAINTS[r.k].upper ? 'raise' : 'lower'} ${r.k} to ${outward(r.v, CONSTRAINTS[r.k].upper)}`).join(', or ');
+  throw new SortedNetError({ code: 'IMPOSSIBLE_BUDGET', file, field, found, fix });
+}

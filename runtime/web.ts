@@ -1,0 +1,10 @@
+/**
+ * Browser entry: the core as is (URLs and buffers). Pass your onnxruntime-web module.
+ *
+ * @example
+ * import * as ort from 'onnxruntime-web';
+ * import { SortedModel } from 'sortednet/runtime';
+ * const model = await SortedModel.load('/models/mnist.onnx', { ort, budget: { latencyMs: 4 } });
+ * // fetches only the byte prefix the chosen subnet needs (HTTP Range)
+ */
+export * from './index.js';

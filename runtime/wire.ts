@@ -1,0 +1,165 @@
+/**
+ * A tiny protobuf wire reader and writer: varints and length-delimited fields, nothing else.
+ * The runtime ships to browsers, so it cannot afford protobufjs (12.6 kB gzipped on its own).
+ *
+ * @example
+ * const w = new WireWriter();
+ * w.varintField(1, 8).stringField(2, 'sortednet');
+ * const r = new WireReader(w.finish());
+ * r.tag(); // { field: 1, wire: 0 }
+ * r.varint(); // 8
+ */
+
+/** Wire types used by ONNX: varint, 64-bit, length-delimited, 32-bit. */
+export const WIRE = { VARINT: 0, I64: 1, LEN: 2, I32: 5 } as const;
+
+/** Raised by the reader; `truncated` means the bytes ended inside a field (more may follow). */
+export class WireError extends Error {
+  constructor(message: string, readonly at: number, readonly truncated: boolean) {
+    super(message);
+  }
+}
+
+export class WireReader {
+  pos: number;
+  end: number;
+
+  constructor(readonly bytes: Uint8Array, pos = 0, end = bytes.length) {
+    this.pos = pos;
+    this.end = end;
+  }
+
+  eof(): boolean {
+    return this.pos >= this.end;
+  }
+
+  /** Unsigned varint up to 2^53 (ONNX lengths and dims fit). */
+  varint(): number {
+    let result = 0;
+    let scale = 1;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.end) throw new WireError('bytes end inside a varint', this.pos, true);
+      const b = this.bytes[this.pos++]!;
+      result += (b & 0x7f) * scale;
+      if (b < 0x80) return result;
+      scale *= 128;
+    }
+    throw new WireError('varint longer than 10 bytes', this.pos, false);
+  }
+
+  tag(): { field: number; wire: number } {
+    const at = this.pos;
+    const t = this.varint();
+    const field = Math.floor(t / 8);
+    const wire = t % 8;
+    if (field === 0 || (wire !== 0 && wire !== 1 && wire !== 2 && wire !== 5)) throw new WireError(`invalid tag ${t}`, at, false);
+    return { field, wire };
+  }
+
+  /** Length-delimited payload as a view (no copy). */
+  bytesField(): Uint8Array {
+    const len = this.varint();
+    const start = this.pos;
+    if (start + len > this.end) throw new WireError(`field of ${len} bytes runs past the end`, start, true);
+    this.pos += len;
+    return this.bytes.subarray(start, start + len);
+  }
+
+  string(): string {
+    return new TextDecoder().decode(this.bytesField());
+  }
+
+  skip(wire: number): void {
+    if (wire === WIRE.VARINT) this.varint();
+    else if (wire === WIRE.LEN) this.bytesField();
+    else {
+      const n = wire === WIRE.I64 ? 8 : 4;
+      if (this.pos + n > this.end) throw new WireError('bytes end inside a fixed-width field', this.pos, true);
+      this.pos += n;
+    }
+  }
+}
+
+/** Encoded size of an unsigned varint. */
+export function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 128) {
+    n = Math.floor(n / 128);
+    size++;
+  }
+  return size;
+}
+
+/**
+ * Collects encoded pieces without copying large payloads until `finish()`.
+ * Fields are written in call order; callers write them in field-number order.
+ */
+export class WireWriter {
+  readonly parts: Uint8Array[] = [];
+  length = 0;
+
+  raw(bytes: Uint8Array): this {
+    this.parts.push(bytes);
+    this.length += bytes.length;
+    return this;
+  }
+
+  /** Varint; negative numbers as 10-byte two's complement (int64). */
+  varint(n: number): this {
+    const out: number[] = [];
+    if (n < 0) {
+      let v = BigInt.asUintN(64, BigInt(n));
+      while (v >= 128n) {
+        out.push(Number(v & 127n) | 128);
+        v >>= 7n;
+      }
+      out.push(Number(v));
+    } else {
+      while (n >= 128) {
+        out.push((n % 128) | 128);
+        n = Math.floor(n / 128);
+      }
+      out.push(n);
+    }
+    return this.raw(Uint8Array.from(out));
+  }
+
+  tag(field: number, wire: number): this {
+    return this.varint(field * 8 + wire);
+  }
+
+  varintField(field: number, n: number): this {
+    return this.tag(field, WIRE.VARINT).varint(n);
+  }
+
+  floatField(field: number, f: number): this {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setFloat32(0, f, true);
+    return this.tag(field, WIRE.I32).raw(b);
+  }
+
+  bytesField(field: number, bytes: Uint8Array): this {
+    return this.tag(field, WIRE.LEN).varint(bytes.length).raw(bytes);
+  }
+
+  stringField(field: number, s: string): this {
+    return this.bytesField(field, new TextEncoder().encode(s));
+  }
+
+  /** Nested message: tag, length, then the sub-writer's pieces (not copied yet). */
+  message(field: number, sub: WireWriter): this {
+    this.tag(field, WIRE.LEN).varint(sub.length);
+    for (const p of sub.parts) this.raw(p);
+    return this;
+  }
+
+  finish(): Uint8Array {
+    const out = new Uint8Array(this.length);
+    let pos = 0;
+    for (const p of this.parts) {
+      out.set(p, pos);
+      pos += p.length;
+    }
+    return out;
+  }
+}
