@@ -1,17 +1,25 @@
 /**
- * Check feeds against the manifest's inputs before they reach ORT, so a wrong name or shape is
- * a SortedNetError naming the input, not an ORT stack trace.
+ * Check feeds against the manifest's inputs before they reach ORT, so a wrong name, type or
+ * shape is a SortedNetError naming the input, not an ORT stack trace.
  *
  * @example
  * prepareFeeds(ort, manifest, { input: { data: new Float32Array(784), dims: [1, 784] } });
  * // { feeds: { input: ort.Tensor }, batch: 1 }
  */
 import { didYouMean, SortedNetError } from './errors.js';
-import type { Manifest } from './manifest-types.js';
+import type { DType, Manifest } from './manifest-types.js';
 import type { OrtLike, OrtTensorLike } from './ort.js';
 
-/** An ORT tensor from the injected module, or plain data the runtime wraps in one. */
-export type FeedValue = OrtTensorLike | { data: Float32Array; dims: readonly number[] };
+/**
+ * An ORT tensor from the injected module, or plain data the runtime wraps in one
+ * (Float32Array for float32 inputs, BigInt64Array for int64 inputs such as token ids).
+ */
+export type FeedValue = OrtTensorLike | { data: Float32Array | BigInt64Array; dims: readonly number[] };
+
+const ARRAYS: Record<DType, { ctor: Float32ArrayConstructor | BigInt64ArrayConstructor; name: string }> = {
+  float32: { ctor: Float32Array, name: 'Float32Array' },
+  int64: { ctor: BigInt64Array, name: 'BigInt64Array' },
+};
 
 export function prepareFeeds(ort: OrtLike, manifest: Manifest, feeds: Record<string, FeedValue>): { feeds: Record<string, OrtTensorLike>; batch: number } {
   const fail = (field: string, found: string, fix: string): never => {
@@ -42,20 +50,22 @@ export function prepareFeeds(ort: OrtLike, manifest: Manifest, feeds: Record<str
       if (v.type !== io.dtype) fail(`feeds.${io.name}.type`, `"${v.type}"`, `pass a ${io.dtype} tensor`);
       out[io.name] = v;
     } else {
-      if (!(v.data instanceof Float32Array) || v.data.length !== n) fail(`feeds.${io.name}.data`, v.data instanceof Float32Array ? `${v.data.length} values` : 'not a Float32Array', `pass a Float32Array of ${n} values for dims [${dims.join(', ')}]`);
-      out[io.name] = new ort.Tensor('float32', v.data, dims);
+      const { ctor, name } = ARRAYS[io.dtype];
+      if (!(v.data instanceof ctor) || v.data.length !== n) fail(`feeds.${io.name}.data`, v.data instanceof ctor ? `${v.data.length} values` : `not a ${name}`, `pass a ${name} of ${n} values for dims [${dims.join(', ')}]`);
+      out[io.name] = new ort.Tensor(io.dtype, v.data, dims);
     }
   }
   const batch = symbols.values().next().value ?? 1;
   return { feeds: out, batch };
 }
 
-/** Zero-filled feeds with every symbolic dim set to `batch` (for calibration). */
+/** Zero-filled feeds for calibration: the first symbolic dim is `batch`, other symbolic dims 1. */
 export function zeroFeeds(ort: OrtLike, manifest: Manifest, batch: number): Record<string, OrtTensorLike> {
   const out: Record<string, OrtTensorLike> = {};
   for (const io of manifest.inputs) {
-    const dims = io.dims.map((d) => (typeof d === 'number' ? d : batch));
-    out[io.name] = new ort.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims);
+    const first = io.dims.findIndex((d) => typeof d === 'string');
+    const dims = io.dims.map((d, i) => (typeof d === 'number' ? d : i === first ? batch : 1));
+    out[io.name] = new ort.Tensor(io.dtype, new ARRAYS[io.dtype].ctor(dims.reduce((a, b) => a * b, 1)), dims);
   }
   return out;
 }

@@ -50,8 +50,8 @@ export const ops = {
 } satisfies Record<OpType, (...args: never[]) => GraphNode>;
 
 /** ONNX TensorProto.DataType codes. */
-export const DTYPE_CODE: Record<DType, number> = { float32: 1 };
-export const DTYPE_BYTES: Record<DType, number> = { float32: 4 };
+export const DTYPE_CODE: Record<DType, number> = { float32: 1, int64: 7 };
+export const DTYPE_BYTES: Record<DType, number> = { float32: 4, int64: 8 };
 
 /**
  * Name of a region of a tensor in numpy slice notation; full ranges are written `:` and a

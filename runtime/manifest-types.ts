@@ -15,8 +15,9 @@ export type Dim = 'depth' | 'width' | 'heads' | 'ffn';
 export const DIMS: readonly Dim[] = ['depth', 'width', 'heads', 'ffn'];
 export type Arch = 'mlp' | 'cnn' | 'gpt';
 export const ARCHS: readonly Arch[] = ['mlp', 'cnn', 'gpt'];
-export type DType = 'float32';
-export const DTYPES: readonly DType[] = ['float32'];
+/** Element types: float32 weights and activations, int64 token ids. */
+export type DType = 'float32' | 'int64';
+export const DTYPES: readonly DType[] = ['float32', 'int64'];
 /** One level per dim, e.g. `{ depth: 2, width: 0.5 }`. */
 export type Levels = Partial<Record<Dim, number>>;
 

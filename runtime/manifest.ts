@@ -60,7 +60,8 @@ export function scanManifest(bytes: Uint8Array, file: string): ManifestLocation 
     }
   } catch (err) {
     if (!(err instanceof WireError)) throw err;
-    if (err.truncated) return { needBytes: Math.max(bytes.length + 1, bytes.length * 2) };
+    // Inside metadata_props the exact end is known; elsewhere, ask for twice as much.
+    if (err.truncated) return { needBytes: err.need !== undefined ? Math.max(err.need, bytes.length + 1) : bytes.length * 2 + 1 };
     fail('ModelProto', `${err.message} at byte ${err.at} (corrupt bytes?)`, 'download or re-pack the file');
   }
   return fail(`metadata_props["${MANIFEST_KEY}"]`, 'missing, so this ONNX file was not written by sortednet-pack', notPacked);

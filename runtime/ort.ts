@@ -22,7 +22,7 @@ export interface OrtSessionLike {
 
 export interface OrtLike {
   InferenceSession: { create(model: Uint8Array, options?: any): Promise<OrtSessionLike> };
-  Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => OrtTensorLike;
+  Tensor: new (type: 'float32' | 'int64', data: Float32Array | BigInt64Array, dims: readonly number[]) => OrtTensorLike;
 }
 
 /** The tensor type of an injected ORT module (falls back to the structural type). */

@@ -93,7 +93,7 @@ export class SortedModel<O extends OrtLike = OrtLike> {
         break;
       }
       if (bytes.length < want) readManifest(bytes, src.name); // throws: the file ends before the manifest
-      want = Math.max(found.needBytes, want * 2);
+      want = found.needBytes;
     }
     const sessions = new SessionCache(ort, src, manifest, { sessionOptions: options.sessionOptions, cacheMB: options.cacheMB });
     const smallest = manifest.subnets[0]!;

@@ -15,7 +15,7 @@ export const WIRE = { VARINT: 0, I64: 1, LEN: 2, I32: 5 } as const;
 
 /** Raised by the reader; `truncated` means the bytes ended inside a field (more may follow). */
 export class WireError extends Error {
-  constructor(message: string, readonly at: number, readonly truncated: boolean) {
+  constructor(message: string, readonly at: number, readonly truncated: boolean, readonly need?: number) {
     super(message);
   }
 }
@@ -60,7 +60,7 @@ export class WireReader {
   bytesField(): Uint8Array {
     const len = this.varint();
     const start = this.pos;
-    if (start + len > this.end) throw new WireError(`field of ${len} bytes runs past the end`, start, true);
+    if (start + len > this.end) throw new WireError(`field of ${len} bytes runs past the end`, start, true, start + len);
     this.pos += len;
     return this.bytes.subarray(start, start + len);
   }

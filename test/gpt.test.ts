@@ -10,6 +10,7 @@ import { initBackend } from '../training/backend.js';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../training/checkpoint.js';
 import { brownToText } from '../training/data/brown.js';
 import { allExitsLoss, evaluateGpt, lmTrainStep, sampleWindows } from '../training/lm.js';
+import { evalGptCheckpoint, resolveGptConfig, trainGpt } from '../training/train-gpt.js';
 import { gptForwardSubnet, initGptTensors, SortedGpt, type GptConfig } from '../training/models/gpt.js';
 import { Rng } from '../training/rng.js';
 import { latticeOf, subnetId, type SortedSpec } from '../training/spec.js';
@@ -34,7 +35,7 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-test('BPE tokenizer: deterministic training, exact round trip, byte fallback for unseen text', () => {
+void test('BPE tokenizer: deterministic training, exact round trip, byte fallback for unseen text', () => {
   const spec = trainBpe(fixture, { vocabSize: 320 });
   assert.equal(spec.vocabSize, 320);
   assert.equal(spec.eot, 319);
@@ -55,7 +56,7 @@ test('BPE tokenizer: deterministic training, exact round trip, byte fallback for
   assert.throws(() => validateTokenizer({ ...spec, merges: [[300, 1]] }), (e: unknown) => e instanceof SortedNetError && e.field === 'sortednet.tokenizer.merges[0]');
 });
 
-test('Brown tagged text becomes plain text', () => {
+void test('Brown tagged text becomes plain text', () => {
   const raw = "\n\n\tThe/at jury/nn said/vbd ``/`` no/at evidence/nn ''/'' ,/, (/( 1-1/2/cd )/) ./.\n\n\n\tIt/pps ended/vbd ;/. Atlanta's/np$ mayor/nn won/vbd !/.\n";
   assert.equal(brownToText(raw), 'The jury said "no evidence", (1-1/2).\nIt ended; Atlanta\'s mayor won!');
 });
@@ -79,7 +80,7 @@ function randomCheckpoint(config: GptConfig, dims: typeof tinyDims, seed: number
   return { spec, tensors };
 }
 
-test('blocks store every nested weight exactly once', () => {
+void test('blocks store every nested weight exactly once', () => {
   const blocks = gptBlocks(tiny, tinyDims);
   const covered = new Map<string, number>();
   for (const b of blocks) covered.set(b.source, (covered.get(b.source) ?? 0) + b.dims.reduce((a, c) => a * c, 1));
@@ -89,7 +90,7 @@ test('blocks store every nested weight exactly once', () => {
   assert.equal(new Set(blocks.map((b) => b.name)).size, blocks.length);
 });
 
-test('every subnet agrees: tfjs forward, runtime on the packed file, onnxruntime on the extracted file', async () => {
+void test('every subnet agrees: tfjs forward, runtime on the packed file, onnxruntime on the extracted file', async () => {
   const ckpt = decodeCheckpoint(encodeCheckpoint(randomCheckpoint(tiny, tinyDims, 7)));
   const model = SortedGpt.fromTensors(tiny, ckpt.tensors);
   const { bytes, manifest } = packCheckpoint(ckpt);
@@ -123,7 +124,7 @@ test('every subnet agrees: tfjs forward, runtime on the packed file, onnxruntime
   console.log(`  8 subnets, tfjs vs runtime vs extracted: maxdiff ${worst.toExponential(2)}`);
 });
 
-test('the exporter names a missing or misshaped tensor', () => {
+void test('the exporter names a missing or misshaped tensor', () => {
   const ckpt = randomCheckpoint(tiny, tinyDims, 1);
   delete ckpt.tensors['layers.1.ffn.up.weight'];
   assert.throws(() => gptExporter.plan(ckpt, 'lm.safetensors'), (e: unknown) => e instanceof SortedNetError && e.file === 'lm.safetensors' && e.field === 'layers.1.ffn.up.weight');
@@ -131,7 +132,7 @@ test('the exporter names a missing or misshaped tensor', () => {
   assert.throws(() => gptExporter.plan(bad, 'lm.safetensors'), (e: unknown) => e instanceof SortedNetError && e.field === 'sortednet.dims.heads');
 });
 
-test('all-exits loss is the sum of the depth exits, and a training step leaks no tensors', () => {
+void test('all-exits loss is the sum of the depth exits, and a training step leaks no tensors', () => {
   const tok = trainBpe(fixture, { vocabSize: 300 });
   const tokens = Int32Array.from(compile(tok).encode(fixture));
   const config: GptConfig = { vocabSize: tok.vocabSize, context: 16, dModel: 16, layers: 2, heads: 2, ffnHidden: 32 };
@@ -163,4 +164,25 @@ test('all-exits loss is the sum of the depth exits, and a training step leaks no
     model.dispose();
     optimizer.dispose();
   }
+});
+
+void test('trainGpt: a short run writes a checkpoint the packager accepts, tokenizer included', async () => {
+  const half = Math.floor(fixture.length * 0.8);
+  const { checkpoint, subnets, losses } = await trainGpt({
+    steps: 6, batch: 4, context: 16, dModel: 16, layers: 2, heads: 2, ffnHidden: 32, vocabSize: 300,
+    depths: [1, 2], headLevels: [1, 2], ffnLevels: [0.5, 1], warmupSteps: 2, backend: 'wasm',
+    data: { train: [fixture.slice(0, half)], test: [fixture.slice(half)], name: 'fixture', source: 'test/fixtures/lm-tiny.txt' },
+  });
+  assert.equal(losses.length, 6);
+  assert.deepEqual(subnets.map((s) => s.id), latticeOf({ depth: [1, 2], heads: [1, 2], ffn: [0.5, 1] }).map(subnetId));
+  assert.ok(subnets.every((s) => Number.isFinite(s.metrics.perplexity)));
+  const ckpt = decodeCheckpoint(encodeCheckpoint(checkpoint));
+  validateTokenizer(ckpt.spec.tokenizer);
+  const again = await evalGptCheckpoint(ckpt, { data: { test: [fixture.slice(half)] } });
+  assert.ok(maxAbsDiff(again.map((s) => s.metrics.loss!), subnets.map((s) => s.metrics.loss!)) < 1e-5, 'eval of the saved checkpoint reproduces the training metrics');
+  const { manifest } = packCheckpoint(ckpt);
+  assert.deepEqual(manifest.subnets.map((s) => s.params).sort((a, b) => a - b), subnets.map((s) => s.params).sort((a, b) => a - b), 'params agree between training and the manifest');
+  assert.deepEqual(manifest.subnets.map((s) => s.macs).sort((a, b) => a - b), subnets.map((s) => s.macs).sort((a, b) => a - b));
+  assert.throws(() => resolveGptConfig({ depths: [1, 3], layers: 2 }), (e: unknown) => e instanceof SortedNetError && e.field === 'depths');
+  assert.throws(() => resolveGptConfig({ headlevels: [1] } as never), (e: unknown) => e instanceof SortedNetError && /did you mean "headLevels"/.test(e.message));
 });

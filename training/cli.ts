@@ -28,7 +28,7 @@ const D = DEFAULT_CONFIG;
 const FLAG_OF: Record<keyof TrainConfig, string> = {
   arch: '--arch', hidden: '--hidden', depths: '--depths', widths: '--widths', epochs: '--epochs', batch: '--batch',
   lr: '--lr', lrMinFraction: '--lr-min', warmupSteps: '--warmup', groups: '--groups', sampling: '--sampling',
-  reduce: '--reduce', seed: '--seed', evalEachEpoch: '--no-epoch-eval', backend: '--backend',
+  reduce: '--reduce', seed: '--seed', evalEachEpoch: '--no-epoch-eval', backend: '--backend', workers: '--workers',
 };
 
 const TRAIN_OPTIONS: OptionSpec = {
@@ -36,7 +36,7 @@ const TRAIN_OPTIONS: OptionSpec = {
   epochs: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, 'lr-min': { type: 'string' },
   warmup: { type: 'string' }, groups: { type: 'string' }, sampling: { type: 'string' }, reduce: { type: 'string' },
   seed: { type: 'string' }, data: { type: 'string' }, 'limit-train': { type: 'string' }, 'limit-test': { type: 'string' },
-  backend: { type: 'string' }, out: { type: 'string', short: 'o' }, 'no-epoch-eval': { type: 'boolean' },
+  backend: { type: 'string' }, workers: { type: 'string' }, out: { type: 'string', short: 'o' }, 'no-epoch-eval': { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
 };
 
@@ -80,6 +80,7 @@ Data:
 
 Run:
   --backend NAME       auto | tensorflow | wasm | cpu                     (default ${D.backend}: tfjs-node if installed, else wasm)
+  --workers N          data-parallel replicas (worker threads, wasm only)  (default ${D.workers})
   -o, --out FILE       checkpoint to write; the plot goes next to it      (default model.safetensors)
   --no-epoch-eval      skip the test check of smallest and largest subnet after each epoch
   -q, --quiet          no progress output
@@ -120,6 +121,7 @@ async function trainCommand(argv: string[]): Promise<void> {
     reduce: choiceFlag(cmd, 'reduce', str(v, 'reduce'), REDUCES),
     seed: numberFlag(cmd, 'seed', str(v, 'seed'), true),
     backend: choiceFlag(cmd, 'backend', str(v, 'backend'), BACKEND_CHOICES),
+    workers: numberFlag(cmd, 'workers', str(v, 'workers'), true),
     evalEachEpoch: v['no-epoch-eval'] ? false : undefined,
   };
   let config: TrainConfig;

@@ -54,6 +54,12 @@ export interface TrainConfig {
   evalEachEpoch: boolean;
   /** TensorFlow.js backend. @defaultValue 'auto' (tfjs-node if installed, else wasm) */
   backend: BackendChoice;
+  /**
+   * Data-parallel replicas: 1 trains on the calling thread; 2 or more add worker threads, each
+   * with its own tfjs-wasm, that split every mini-batch (wasm is single-threaded in Node, so
+   * this is how a second core helps). wasm backend only. @defaultValue 1
+   */
+  workers: number;
 }
 
 export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
@@ -72,6 +78,7 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   seed: 0,
   evalEachEpoch: true,
   backend: 'auto',
+  workers: 1,
 });
 
 export const CONFIG_KEYS = Object.keys(DEFAULT_CONFIG) as (keyof TrainConfig)[];
@@ -89,7 +96,9 @@ export function resolveConfig(partial: Partial<TrainConfig>, file = '<api>'): Tr
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) fail(field, v, 'use a whole number >= 1');
   };
   if (c.arch !== 'mlp') fail('arch', c.arch, 'use mlp');
-  (['hidden', 'epochs', 'batch', 'groups'] as const).forEach(posInt);
+  (['hidden', 'epochs', 'batch', 'groups', 'workers'] as const).forEach(posInt);
+  if (c.workers > 1 && c.backend !== 'wasm' && c.backend !== 'auto') fail('workers', c.workers, 'worker threads run tfjs-wasm; use --backend wasm or --workers 1');
+  if (c.workers > c.batch) fail('workers', c.workers, `use at most --batch (${c.batch}) workers`);
   if (!Number.isInteger(c.warmupSteps) || c.warmupSteps < 0) fail('warmupSteps', c.warmupSteps, 'use a whole number >= 0');
   if (!Number.isInteger(c.seed)) fail('seed', c.seed, 'use a whole number');
   if (!(c.lr > 0)) fail('lr', c.lr, 'use a positive learning rate such as 0.002');

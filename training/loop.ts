@@ -17,6 +17,7 @@ import { lrAt, resolveConfig, type TrainConfig } from './config.js';
 import { loadFashionMnist, type Dataset, type LoadOptions } from './data/fashion-mnist.js';
 import { evaluateSubnets } from './eval.js';
 import { SortedMlp } from './models/mlp.js';
+import { ReplicaGroup } from './parallel.js';
 import { writeAccuracyPlot } from './plot.js';
 import type { TrainEvent } from './progress.js';
 import { Rng } from './rng.js';
@@ -65,7 +66,8 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
   const model = SortedMlp.init(mlpConfig, config.depths[config.depths.length - 1]!, rng);
   const dims = { depth: config.depths, width: config.widths };
   const lattice = latticeOf(dims);
-  const optimizer = tf.train.adam(config.lr, 0.9, 0.999, 1e-8);
+  const adam = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
+  const optimizer = tf.train.adam(config.lr, adam.beta1, adam.beta2, adam.epsilon);
   const setLr = (lr: number) => ((optimizer as unknown as { learningRate: number }).learningRate = lr);
 
   // Schedule: whole batches only; a split smaller than a batch is one batch.
@@ -81,7 +83,13 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
   const recent: number[] = []; // step end times for the steps/s window
   emit({ type: 'start', backend, totalSteps, stepsPerEpoch, epochs: config.epochs, subnets: lattice.length, train: data.train.n, test: data.test.n });
 
+  // Worker replicas start from these weights and split each batch (see parallel.ts).
+  let group: ReplicaGroup | undefined;
   try {
+    if (config.workers > 1) {
+      if (backend !== 'wasm') throw new SortedNetError({ code: 'BAD_OPTION', file: '<api>', field: 'workers', found: `${config.workers} on the ${backend} backend`, fix: 'use --workers 1 (native TensorFlow is already multi-threaded)' });
+      group = await ReplicaGroup.start(model, optimizer, adam, lattice, { replicas: config.workers, maxBatch: batchSize, reduce: config.reduce });
+    }
     let step = 0;
     for (let epoch = 0; epoch < config.epochs; epoch++) {
       rng.shuffle(order);
@@ -93,9 +101,12 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
           yBuf[i] = data.train.labels[idx]!;
         }
         const lr = lrAt(step, totalSteps, config);
-        setLr(lr);
         const subnets = sampleSubnets(lattice, config.groups, config.sampling, rng);
-        const loss = trainStep(model, optimizer, { x: xBuf, labels: yBuf, n: batchSize }, subnets, config.reduce);
+        const batch = { x: xBuf, labels: yBuf, n: batchSize };
+        setLr(lr);
+        const loss = group
+          ? group.step(batch, subnets.map((l) => lattice.indexOf(l)), lr)
+          : trainStep(model, optimizer, batch, subnets, config.reduce);
         if (!Number.isFinite(loss)) {
           throw new SortedNetError({ code: 'BAD_OPTION', file: '<api>', field: 'lr', found: `loss ${loss} at step ${step}`, fix: `lower the learning rate (now ${config.lr})` });
         }
@@ -114,6 +125,8 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
       });
     }
     const trainSeconds = (performance.now() - started) / 1000;
+    await group?.stop();
+    group = undefined;
 
     // Evaluate every subnet and build the checkpoint.
     const subnets = evaluateSubnets(model, data.test, dims);
@@ -128,7 +141,7 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
       training: {
         ...config,
         backendUsed: backend,
-        optimizer: { name: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
+        optimizer: { name: 'adam', ...adam },
         lrSchedule: 'linear warm-up then cosine decay',
         steps: totalSteps,
         stepsPerEpoch,
@@ -148,6 +161,7 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
     emit({ type: 'done', seconds: trainSeconds, files });
     return { checkpoint, subnets, backend, losses, files };
   } finally {
+    await group?.stop();
     model.dispose();
     optimizer.dispose();
   }

@@ -24,7 +24,7 @@ export interface Batch {
 
 /** Batch tensors: x [n, inputSize] and one-hot targets [n, classes]. */
 export function batchTensors(batch: Batch, inputSize: number, classes: number): { x: tf.Tensor2D; y: tf.Tensor2D } {
-  const x = tf.tensor2d(batch.x, [batch.n, inputSize]);
+  const x = tf.tensor2d(batch.x.subarray(0, batch.n * inputSize), [batch.n, inputSize]);
   const y = tf.cast(tf.oneHot(tf.tensor1d(Int32Array.from(batch.labels.subarray(0, batch.n)), 'int32'), classes), 'float32') as tf.Tensor2D;
   return { x, y };
 }

@@ -10,9 +10,9 @@
  *
  * @example
  * const tok = trainBpe('the cat sat on the mat', { vocabSize: 300 });
- * const ids = encode(tok, 'the mat'); // [263, 262] (ids depend on the training text)
+ * tok.vocabSize;                      // 260: only 3 pairs occur twice or more
+ * const ids = encode(tok, 'the mat'); // [258, 32, 109, 256]
  * decode(tok, ids);                   // 'the mat'
- * tok.vocabSize;                      // 258 + number of merges learned
  */
 import { SortedNetError } from '../runtime/errors.js';
 

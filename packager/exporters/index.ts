@@ -1,6 +1,6 @@
 /**
  * Exporters per architecture: each validates a checkpoint and cuts its tensors into the blocks
- * the runtime's graph builders read. CNN and GPT come later.
+ * the runtime's graph builders read.
  *
  * @example
  * const plan = exporterFor(ckpt.spec.arch, 'model.safetensors').plan(ckpt, 'model.safetensors');
@@ -9,6 +9,8 @@
 import { SortedNetError } from '../../runtime/errors.js';
 import type { Arch, Dim, DType } from '../../runtime/manifest-types.js';
 import type { Checkpoint } from '../../training/checkpoint.js';
+import { cnnExporter } from './cnn.js';
+import { gptExporter } from './gpt.js';
 import { mlpExporter } from './mlp.js';
 
 export interface ExportTensor {
@@ -31,7 +33,7 @@ export interface Exporter {
   plan(ckpt: Checkpoint, file: string): ExportPlan;
 }
 
-export const EXPORTERS: Partial<Record<Arch, Exporter>> = { mlp: mlpExporter };
+export const EXPORTERS: Partial<Record<Arch, Exporter>> = { mlp: mlpExporter, cnn: cnnExporter, gpt: gptExporter };
 
 export function exporterFor(arch: Arch, file: string): Exporter {
   const e = EXPORTERS[arch];

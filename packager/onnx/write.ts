@@ -14,7 +14,11 @@ import type { DType, IoEntry } from '../../runtime/manifest-types.js';
 import { IR_VERSION, PRODUCER_NAME, PRODUCER_VERSION, type ModelHeader } from '../../runtime/onnx.js';
 import { FIELD, onnx } from './schema.js';
 
-/** What each op may carry, keyed by op name; checked before writing so a builder bug fails here, not in ORT. */
+/**
+ * What each op of the shared `ops` table may carry, keyed by op name; checked before writing so
+ * a builder bug fails here, not in ORT. Ops from per-arch tables (Conv, Gather, ...) are
+ * written as given.
+ */
 const NODE_SPECS: Record<OpType, { inputs: [number, number]; attrs: Partial<Record<string, AttrValue['kind']>> }> = {
   MatMul: { inputs: [2, 2], attrs: {} },
   Add: { inputs: [2, 2], attrs: {} },
@@ -30,11 +34,10 @@ const ATTR_ENCODERS: { [K in AttrValue['kind']]: (v: Extract<AttrValue, { kind: 
 };
 
 export function nodeProto(n: GraphNode): Record<string, unknown> {
-  const spec = NODE_SPECS[n.op];
-  if (!spec) throw new Error(`no ONNX writer for op ${n.op}`);
-  if (n.inputs.length < spec.inputs[0] || n.inputs.length > spec.inputs[1]) throw new Error(`${n.op} -> ${n.outputs[0]}: ${n.inputs.length} inputs`);
+  const spec = NODE_SPECS[n.op] as (typeof NODE_SPECS)[OpType] | undefined;
+  if (spec && (n.inputs.length < spec.inputs[0] || n.inputs.length > spec.inputs[1])) throw new Error(`${n.op} -> ${n.outputs[0]}: ${n.inputs.length} inputs`);
   const attribute = Object.entries(n.attrs).map(([name, a]) => {
-    if (spec.attrs[name] !== a.kind) throw new Error(`${n.op} -> ${n.outputs[0]}: attribute ${name} of kind ${a.kind}`);
+    if (spec && spec.attrs[name] !== a.kind) throw new Error(`${n.op} -> ${n.outputs[0]}: attribute ${name} of kind ${a.kind}`);
     return { name, ...(ATTR_ENCODERS[a.kind] as (v: unknown) => Record<string, unknown>)(a.value) };
   });
   return { input: n.inputs, output: n.outputs, op_type: n.op, attribute };

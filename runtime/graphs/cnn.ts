@@ -2,11 +2,12 @@
  * Sorted ResNet-style CNN: the layer plan (names, channels, strides) shared by training, the
  * packager and the runtime, and the subnet graph builder (NCHW, as ONNX wants).
  *
- * - stem: 3x3 conv (image channels -> C0), batch norm, ReLU;
+ * - stem: 3x3 conv (image channels -> C0, stride `stemStride`), batch norm, ReLU;
  * - `stages` stages; stage s has C_s = channels * 2^s channels and `blocks` basic residual
  *   blocks (3x3 conv, BN, ReLU, 3x3 conv, BN, add the shortcut, ReLU). Block 0 of every stage
- *   halves the resolution (stride-2 conv1, 1x1 stride-2 conv + BN on the shortcut) and is
- *   always kept; the other shortcuts are the identity;
+ *   halves the resolution (stride-2 conv1, 1x1 stride-2 conv + BN on the shortcut), except
+ *   stage 0's when the stem already did (stemStride 2); block 0 is always kept. The other
+ *   shortcuts are the identity;
  * - head: global average pool, then a dense layer shared by every subnet.
  *
  * Subnet (d, w) keeps blocks 0..d-1 of every stage and round(w * C) channels of every conv
@@ -17,14 +18,15 @@
  * `w50` for the stem and stage 0 (which no depth cut reaches), `d2-w50` after that.
  *
  * @example
- * const cfg = { imageSize: 28, inChannels: 1, classes: 10, channels: 16, stages: 2, blocks: 4 };
+ * const cfg = { imageSize: 28, inChannels: 1, classes: 10, channels: 16, stages: 2, blocks: 4, stemStride: 1 };
  * cnnConvs(cfg).map((c) => c.name).slice(0, 4);
  * // ['stem.conv', 'stages.0.blocks.0.conv1', 'stages.0.blocks.0.conv2', 'stages.0.blocks.0.shortcut.conv']
- * bnStatsKey(cnnConvs(cfg)[9]!, 2, 0.5); // 'd2-w50' (stage 1)
+ * bnStatsKey(cnnConvs(cfg)[10]!, 2, 0.5); // 'd2-w50' (stage 1)
  */
 import type { GraphDef, GraphNode } from '../graph.js';
 import { ops, sliceName } from '../graph.js';
 import type { Dim, IoEntry, Levels } from '../manifest-types.js';
+import type { ArchGraphs } from './index.js';
 
 /** Sorted ResNet config. Every field is a positive integer (the manifest's config contract). */
 export interface CnnConfig {
@@ -40,9 +42,14 @@ export interface CnnConfig {
   stages: number;
   /** Residual blocks per stage in the full network (the largest depth level). */
   blocks: number;
+  /**
+   * 1 or 2. With 2 the stem halves the resolution and stage 0 keeps it (its block 0 has an
+   * identity shortcut); with 1 stage 0's block 0 halves it like every later stage's.
+   */
+  stemStride: number;
 }
 
-export const CNN_CONFIG_KEYS = ['imageSize', 'inChannels', 'classes', 'channels', 'stages', 'blocks'] as const;
+export const CNN_CONFIG_KEYS = ['imageSize', 'inChannels', 'classes', 'channels', 'stages', 'blocks', 'stemStride'] as const;
 
 /** Batch-norm epsilon, in training and in the exported BatchNormalization nodes. */
 export const BN_EPSILON = 1e-5;
@@ -92,23 +99,24 @@ function convOut(size: number, kernel: number, stride: number, pad: number): num
 export function cnnConvs(config: CnnConfig): CnnConv[] {
   const out: CnnConv[] = [];
   const c0 = stageChannels(config, 0);
+  const stem = convOut(config.imageSize, 3, config.stemStride, 1);
   out.push({
-    name: 'stem.conv', bn: 'stem.bn', stage: -1, block: -1, role: 'stem', kernel: 3, stride: 1, pad: 1,
-    inChannels: config.inChannels, outChannels: c0, inNested: false, inSize: config.imageSize, outSize: config.imageSize,
+    name: 'stem.conv', bn: 'stem.bn', stage: -1, block: -1, role: 'stem', kernel: 3, stride: config.stemStride, pad: 1,
+    inChannels: config.inChannels, outChannels: c0, inNested: false, inSize: config.imageSize, outSize: stem,
   });
-  let size = config.imageSize;
+  let size = stem;
   let channels = c0;
   for (let s = 0; s < config.stages; s++) {
     const cs = stageChannels(config, s);
     for (let b = 0; b < config.blocks; b++) {
       const p = `stages.${s}.blocks.${b}`;
-      const stride = b === 0 ? 2 : 1;
+      const stride = b === 0 && !(s === 0 && config.stemStride === 2) ? 2 : 1;
       const inC = b === 0 ? channels : cs;
       const outSize = convOut(size, 3, stride, 1);
       const base = { stage: s, block: b, inNested: true, outChannels: cs };
       out.push({ ...base, name: `${p}.conv1`, bn: `${p}.bn1`, role: 'conv1', kernel: 3, stride, pad: 1, inChannels: inC, inSize: size, outSize });
       out.push({ ...base, name: `${p}.conv2`, bn: `${p}.bn2`, role: 'conv2', kernel: 3, stride: 1, pad: 1, inChannels: cs, inSize: outSize, outSize });
-      if (b === 0) out.push({ ...base, name: `${p}.shortcut.conv`, bn: `${p}.shortcut.bn`, role: 'shortcut', kernel: 1, stride: 2, pad: 0, inChannels: inC, inSize: size, outSize: convOut(size, 1, 2, 0) });
+      if (stride === 2) out.push({ ...base, name: `${p}.shortcut.conv`, bn: `${p}.shortcut.bn`, role: 'shortcut', kernel: 1, stride: 2, pad: 0, inChannels: inC, inSize: size, outSize: convOut(size, 1, 2, 0) });
       size = outSize;
     }
     channels = cs;
@@ -371,3 +379,15 @@ export function cnnActivationBytes(config: CnnConfig, dims: Dims, levels: Levels
   }
   return 4 * peak;
 }
+
+const asCnn = (c: Record<string, number>): CnnConfig => c as unknown as CnnConfig;
+
+/** The CNN's entry in GRAPHS (runtime/graphs/index.ts). */
+export const CNN_GRAPHS: ArchGraphs = {
+  configKeys: CNN_CONFIG_KEYS,
+  dims: ['depth', 'width'],
+  io: (c) => cnnIo(asCnn(c)),
+  graph: (c, d, l) => cnnGraph(asCnn(c), d, l),
+  macs: (c, d, l) => cnnMacs(asCnn(c), d, l),
+  activationBytes: (c, d, l) => cnnActivationBytes(asCnn(c), d, l),
+};

@@ -1,5 +1,5 @@
 /**
- * Graph builders per architecture, keyed by the manifest's `arch`. CNN and GPT come later.
+ * Graph builders per architecture, keyed by the manifest's `arch`.
  *
  * @example
  * const g = subnetGraph(manifest, { depth: 1, width: 0.25 });
@@ -7,6 +7,8 @@
  */
 import type { GraphDef } from '../graph.js';
 import type { Arch, Dim, IoEntry, Levels, Manifest } from '../manifest-types.js';
+import { CNN_GRAPHS } from './cnn.js';
+import { GPT_CONFIG_KEYS, gptActivationBytes, gptGraph, gptIo, gptMacs, type GptConfig } from './gpt.js';
 import { MLP_CONFIG_KEYS, mlpActivationBytes, mlpGraph, mlpIo, mlpMacs, type MlpConfig } from './mlp.js';
 
 type Dims = Partial<Record<Dim, number[]>>;
@@ -24,6 +26,7 @@ export interface ArchGraphs {
 }
 
 const asMlp = (c: Record<string, number>): MlpConfig => c as unknown as MlpConfig;
+const asGpt = (c: Record<string, number>): GptConfig => c as unknown as GptConfig;
 
 export const GRAPHS: Partial<Record<Arch, ArchGraphs>> = {
   mlp: {
@@ -33,6 +36,15 @@ export const GRAPHS: Partial<Record<Arch, ArchGraphs>> = {
     graph: (c, d, l) => mlpGraph(asMlp(c), d, l),
     macs: (c, d, l) => mlpMacs(asMlp(c), d, l),
     activationBytes: (c, d, l) => mlpActivationBytes(asMlp(c), d, l),
+  },
+  cnn: CNN_GRAPHS,
+  gpt: {
+    configKeys: GPT_CONFIG_KEYS,
+    dims: ['depth', 'heads', 'ffn'],
+    io: (c) => gptIo(asGpt(c)),
+    graph: (c, d, l) => gptGraph(asGpt(c), d, l),
+    macs: (c, d, l) => gptMacs(asGpt(c), d, l),
+    activationBytes: (c, d, l) => gptActivationBytes(asGpt(c), d, l),
   },
 };
 

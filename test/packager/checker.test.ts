@@ -11,11 +11,11 @@ import { hasPythonOnnx, mlpCheckpoint, PYTHON } from './fixture.js';
 
 const skip = hasPythonOnnx() ? false : 'python3 with onnx is not installed (apt-get install python3-onnx)';
 
-describe('onnx (python) accepts what we write', { skip }, () => {
+void describe('onnx (python) accepts what we write', { skip }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'sortednet-checker-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('onnx.checker.check_model(full_check=True) passes on the packed file and every extracted subnet', () => {
+  void it('onnx.checker.check_model(full_check=True) passes on the packed file and every extracted subnet', () => {
     const { bytes, manifest } = packCheckpoint(mlpCheckpoint({ inputSize: 10, hidden: 8, classes: 3 }, { depth: [1, 2], width: [0.5, 1] }));
     const files = [join(dir, 'packed.onnx')];
     writeFileSync(files[0]!, bytes);
@@ -35,7 +35,7 @@ describe('onnx (python) accepts what we write', { skip }, () => {
     assert.ok(JSON.parse(out).sortednet > 0, 'manifest in metadata_props');
   });
 
-  it('our onnx.proto subset uses ONNX\'s field numbers and types', () => {
+  void it('our onnx.proto subset uses ONNX\'s field numbers and types', () => {
     const script = [
       'import json, onnx',
       'from onnx import onnx_pb as P',

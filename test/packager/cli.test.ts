@@ -27,7 +27,7 @@ function assertOneLineError(r: { code: number; out: string; err: string; exitCod
   assert.match(lines[0]!, /\. Fix: ./);
 }
 
-describe('sortednet-pack CLI', () => {
+void describe('sortednet-pack CLI', () => {
   let dir = '';
   let ckpt = '';
   let packed = '';
@@ -39,21 +39,21 @@ describe('sortednet-pack CLI', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('packs to the default output path and reports the smallest prefix', async () => {
+  void it('packs to the default output path and reports the smallest prefix', async () => {
     const r = await run([ckpt]);
     assert.equal(r.code, 0, r.err);
     assert.ok(existsSync(packed));
     assert.match(r.out, /^wrote .*model\.onnx: .* 4 subnets; d1-w50 needs the first .* \(\d+%\)\n$/);
   });
 
-  it('packs with -o and --quiet', async () => {
+  void it('packs with -o and --quiet', async () => {
     const r = await run([ckpt, '-o', join(dir, 'other.onnx'), '--quiet']);
     assert.equal(r.code, 0, r.err);
     assert.equal(r.out, '');
     assert.deepEqual(readFileSync(join(dir, 'other.onnx')), readFileSync(packed), 'packing is deterministic');
   });
 
-  it('inspect prints the subnets as a table, or JSON', async () => {
+  void it('inspect prints the subnets as a table, or JSON', async () => {
     const table = await run(['inspect', packed]);
     assert.equal(table.code, 0);
     const lines = table.out.trimEnd().split('\n');
@@ -66,7 +66,7 @@ describe('sortednet-pack CLI', () => {
     assert.match(graph.out, /^node {3}logits = Add\(head\.matmul, head\.bias\)$/m);
   });
 
-  it('extract writes one subnet', async () => {
+  void it('extract writes one subnet', async () => {
     const out = join(dir, 'small.onnx');
     const r = await run(['extract', packed, '--subnet', 'd1-w50', '-o', out]);
     assert.equal(r.code, 0, r.err);
@@ -76,7 +76,7 @@ describe('sortednet-pack CLI', () => {
     assert.ok(existsSync(join(dir, 'model.d2-w50.onnx')));
   });
 
-  it('--help works for every command', async () => {
+  void it('--help works for every command', async () => {
     for (const argv of [['--help'], ['-h'], ['inspect', '--help'], ['extract', '--help']]) {
       const r = await run(argv);
       assert.equal(r.code, 0);
@@ -85,13 +85,13 @@ describe('sortednet-pack CLI', () => {
     }
   });
 
-  it('an unknown subnet fails in one line naming the file, the field and the valid ids', async () => {
+  void it('an unknown subnet fails in one line naming the file, the field and the valid ids', async () => {
     const r = await run(['extract', packed, '--subnet', 'd3-w50', '-o', join(dir, 'x.onnx')]);
     assertOneLineError(r, packed, /: subnet: "d3-w50" is not in the manifest\. Fix: use one of d1-w50, d2-w50, d1-w100, d2-w100$/);
     assert.equal(r.code, 1);
   });
 
-  it('a truncated or corrupt ONNX file fails in one line naming the file and the field', async () => {
+  void it('a truncated or corrupt ONNX file fails in one line naming the file and the field', async () => {
     const bytes = readFileSync(packed);
     const cut = join(dir, 'cut.onnx');
     writeFileSync(cut, bytes.subarray(0, 100));
@@ -105,7 +105,7 @@ describe('sortednet-pack CLI', () => {
     assertOneLineError(await run(['inspect', ckpt]), ckpt, /ModelProto: unexpected field .* not an ONNX model/);
   });
 
-  it('bad flags and paths fail in one line', async () => {
+  void it('bad flags and paths fail in one line', async () => {
     const typo = await run(['extract', packed, '--subnt', 'd1-w50']);
     assertOneLineError(typo, 'sortednet-pack', /--subnt: unknown option .* did you mean --subnet\?/);
     assert.equal(typo.code, 2);

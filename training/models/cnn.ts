@@ -15,7 +15,7 @@
  * `head.weight` [C_last, classes], `head.bias`, and statistics `{bn}.stats.{key}.mean|var`.
  *
  * @example
- * const model = SortedCnn.init({ imageSize: 28, inChannels: 1, classes: 10, channels: 16, stages: 2, blocks: 4 }, new Rng(0));
+ * const model = SortedCnn.init({ imageSize: 28, inChannels: 1, classes: 10, channels: 16, stages: 2, blocks: 4, stemStride: 2 }, new Rng(0));
  * const logits = model.forward(x, { depth: 2, width: 0.5 });             // training mode, x [n, 784]
  * model.calibrate(train.images, 2048, latticeOf({ depth: [1, 2, 3, 4], width: [0.5, 1] }));
  * const out = model.forward(x, { depth: 2, width: 0.5 }, { mode: 'eval' }); // per-subnet statistics
@@ -55,8 +55,6 @@ export interface BnStats {
   variance: Float32Array;
 }
 
-let instances = 0;
-
 const STATS_NAME = /^(.+)\.stats\.([dw0-9-]+)\.(mean|var)$/;
 
 function badLevels(field: string, found: string, fix: string): never {
@@ -95,6 +93,7 @@ export function checkCnnConfig(config: Record<string, unknown>, file = '<api>', 
     if (!Number.isSafeInteger(v) || (v as number) < 1) fail(k, JSON.stringify(v), 'use a positive integer');
   }
   const c = config as unknown as CnnConfig;
+  if (c.stemStride !== 1 && c.stemStride !== 2) fail('stemStride', String(c.stemStride), 'use 1 or 2');
   if (c.imageSize < 2 ** c.stages) fail('imageSize', String(c.imageSize), `use at least ${2 ** c.stages} pixels for ${c.stages} stride-2 stages, or fewer stages`);
   return c;
 }
@@ -193,13 +192,11 @@ export class SortedCnn {
       const t = tensors[name] ?? fail(name, 'missing');
       if (t.dims.join() !== dims.join()) fail(`${name}.shape`, `${JSON.stringify(t.dims)} (expected ${JSON.stringify(dims)})`);
     }
-    // tfjs variable names are global: a trainable model owns the checkpoint names (optimizer
-    // state and gradient maps use them); read-only copies get a unique suffix.
-    const suffix = trainable ? '' : `#${++instances}`;
+    // Variable names are global in tfjs, so they get unique generated names; `names()` maps them.
     this.vars = new Map();
     for (const name of shapes.keys()) {
       const t = tf.tensor(tensors[name]!.data, tensors[name]!.dims);
-      this.vars.set(name, tf.variable(t, trainable, `${name}${suffix}`));
+      this.vars.set(name, tf.variable(t, trainable));
       t.dispose(); // tf.variable copies
     }
     for (const [name, t] of Object.entries(tensors)) {
@@ -223,9 +220,25 @@ export class SortedCnn {
     return new SortedCnn(checkCnnConfig({ ...config }, file, 'sortednet.config'), tensors, opts.trainable ?? false, file);
   }
 
-  /** Trainable variables, in checkpoint-name order. */
+  /** Every variable, in the order of `names()`. */
   variables(): tf.Variable[] {
     return [...this.vars.values()];
+  }
+
+  /** Checkpoint tensor names, parallel to `variables()` (statistics are not variables). */
+  names(): string[] {
+    return [...this.vars.keys()];
+  }
+
+  /** Map tfjs variable names (as in optimizer gradients) to checkpoint tensor names. */
+  tensorName(variableName: string): string | undefined {
+    for (const [name, v] of this.vars) if (v.name === variableName) return name;
+    return undefined;
+  }
+
+  /** The variable holding checkpoint tensor `name` (e.g. `stem.conv.weight`). */
+  weight(name: string): tf.Variable | undefined {
+    return this.vars.get(name);
   }
 
   private v<R extends tf.Rank>(name: string): tf.Variable<R> {
@@ -279,7 +292,8 @@ export class SortedCnn {
 
     const block = (stage: number, b: number, h: tf.Tensor4D, depth: number): tf.Tensor4D => {
       const a = convBn(convOf(stage, b, 'conv1'), h, depth, 'relu');
-      const skip = b === 0 ? convBn(convOf(stage, 0, 'shortcut'), h, depth, 'linear') : h;
+      const shortcut = b === 0 ? this.convs.find((c) => c.stage === stage && c.role === 'shortcut') : undefined;
+      const skip = shortcut ? convBn(shortcut, h, depth, 'linear') : h;
       return convBn(convOf(stage, b, 'conv2'), a, depth, 'relu', skip);
     };
 
@@ -291,12 +305,11 @@ export class SortedCnn {
       if (depths.includes(b + 1)) afterStage0.set(b + 1, h);
     }
     const cl = widthUnits(width, headChannels(this.config));
-    const headW = this.slice2rows(this.v<tf.Rank.R2>('head.weight'), cl);
     return depths.map((d) => {
       let z = afterStage0.get(d)!;
       for (let s = 1; s < this.config.stages; s++) for (let b = 0; b < d; b++) z = block(s, b, z, d);
       const pooled = tf.mean(z, [1, 2]) as tf.Tensor2D;
-      return dense(pooled, headW, this.v<tf.Rank.R1>('head.bias'), 'linear');
+      return dense(pooled, this.v<tf.Rank.R2>('head.weight'), this.v<tf.Rank.R1>('head.bias'), 'linear', { rows: cl });
     });
   }
 
@@ -307,10 +320,6 @@ export class SortedCnn {
 
   private slice1(v: tf.Tensor1D, n: number): tf.Tensor1D {
     return n === v.shape[0] ? v : tf.slice(v, [0], [n]);
-  }
-
-  private slice2rows(v: tf.Tensor2D, rows: number): tf.Tensor2D {
-    return rows === v.shape[0] ? v : tf.slice(v, [0, 0], [rows, v.shape[1]]);
   }
 
   /**

@@ -216,7 +216,9 @@ export class SortedGpt {
   forwardDepths(ids: tf.Tensor1D, batch: number, seq: number, levels: Omit<Levels, 'depth'>, depths: number[]): tf.Tensor2D[] {
     const { heads, ffnUnits } = resolveGptLevels(this.config, { ...levels, depth: 1 });
     for (const d of depths) resolveGptLevels(this.config, { depth: d });
-    if (seq > this.config.context || seq < 1) badLevels('seq', String(seq), `use 1 to ${this.config.context} tokens`);
+    if (!Number.isInteger(seq) || seq > this.config.context || seq < 1) {
+      throw new SortedNetError({ code: 'BAD_INPUT', file: '<api>', field: 'seq', found: String(seq), fix: `use 1 to ${this.config.context} tokens (the context)` });
+    }
     const { dModel: d, heads: fullHeads, ffnHidden } = this.config;
     const a = heads * (d / fullHeads);
     const cols = (w: tf.Tensor2D, n: number) => (n === w.shape[1] ? w : tf.slice(w, [0, 0], [w.shape[0], n]));
