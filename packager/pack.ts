@@ -71,13 +71,13 @@ export function packCheckpoint(ckpt: Checkpoint, options: { file?: string } = {}
   });
   // A linear order compatible with nesting: fewer bytes first (a <= b implies bytes(a) <= bytes(b)).
   subnetList.sort((a, b) => a.bytes - b.bytes || a.macs - b.macs || a.index - b.index);
-  const order: string[] = [];
-  const place = (names: string[]): void => names.forEach((n) => order.includes(n) || order.push(n));
+  const placed = new Set<string>();
+  const place = (names: string[]): void => names.forEach((n) => placed.add(n));
   for (const s of subnetList) place(s.graph.initializers);
   const full = graphs.graph(plan.config, plan.dims, {});
   place(full.initializers);
 
-  const metas: TensorMeta[] = order.map((name) => {
+  const metas: TensorMeta[] = [...placed].map((name) => {
     const t = plan.tensors.get(name)!;
     return { name, dims: t.dims, dtype: t.dtype, length: t.dims.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.dtype] };
   });

@@ -78,8 +78,7 @@ export function foldConcats(graph: GraphDef, tensors: Map<string, TensorBytes>):
     tensors.set(node.outputs[0]!, concatBytes(inputs as TensorBytes[], axis));
   }
   const used = new Set(nodes.flatMap((n) => n.inputs));
-  const initializers: string[] = [];
-  for (const n of nodes) for (const i of n.inputs) if (tensors.has(i) && !initializers.includes(i)) initializers.push(i);
+  const initializers = [...new Set(nodes.flatMap((n) => n.inputs.filter((i) => tensors.has(i))))];
   for (const name of [...tensors.keys()]) if (!used.has(name)) tensors.delete(name);
   return { ...graph, nodes, initializers };
 }

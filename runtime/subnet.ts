@@ -24,8 +24,16 @@ export interface SubnetParts {
 }
 
 /** Throws BAD_ONNX when `bytes` is too short or the tensor's raw_data is not where the manifest says. */
+const indexes = new WeakMap<Manifest, Map<string, number>>();
+
+function tensorIndex(manifest: Manifest, name: string): number {
+  let index = indexes.get(manifest);
+  if (!index) indexes.set(manifest, (index = new Map(manifest.tensors.map((t, i) => [t.name, i]))));
+  return index.get(name) ?? -1;
+}
+
 function tensorBytes(manifest: Manifest, name: string, bytes: Uint8Array, file: string): TensorBytes {
-  const i = manifest.tensors.findIndex((t) => t.name === name);
+  const i = tensorIndex(manifest, name);
   const fail = (found: string, fix: string): never => {
     throw new SortedNetError({ code: 'BAD_ONNX', file, field: `sortednet.tensors[${i}] (${name})`, found, fix });
   };

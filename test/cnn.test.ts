@@ -51,7 +51,7 @@ before(async () => {
   await initBackend('wasm');
 });
 
-describe('tiny sorted CNN (2 stages x 2 blocks, widths 0.25..1)', () => {
+void describe('tiny sorted CNN (2 stages x 2 blocks, widths 0.25..1)', () => {
   const config: CnnConfig = { imageSize: 8, inChannels: 1, classes: 3, channels: 4, stages: 2, blocks: 2, stemStride: 1 };
   const dims = { depth: [1, 2], width: [0.25, 0.5, 0.75, 1] };
   let fx: CnnFixture;
@@ -60,12 +60,12 @@ describe('tiny sorted CNN (2 stages x 2 blocks, widths 0.25..1)', () => {
   });
   after(() => fx.model.dispose());
 
-  it('every subnet: tfjs = runtime on the packed file = onnxruntime-node on the extracted file', async () => {
+  void it('every subnet: tfjs = runtime on the packed file = onnxruntime-node on the extracted file', async () => {
     const r = await checkEverySubnet(fx, undefined);
     console.log(`  8 subnets, maxdiff ${r.worst.toExponential(2)}`);
   });
 
-  it('stores every weight once, smallest subnet first', () => {
+  void it('stores every weight once, smallest subnet first', () => {
     const { manifest } = packCheckpoint(fx.checkpoint);
     const names = manifest.tensors.map((t) => t.name);
     assert.equal(new Set(names).size, names.length);
@@ -77,7 +77,7 @@ describe('tiny sorted CNN (2 stages x 2 blocks, widths 0.25..1)', () => {
   });
 });
 
-describe('160 subnets (4 depths x 40 widths) in one file', () => {
+void describe('160 subnets (4 depths x 40 widths) in one file', () => {
   const config: CnnConfig = { imageSize: 8, inChannels: 1, classes: 10, channels: 40, stages: 2, blocks: 4, stemStride: 2 };
   const widths = Array.from({ length: 40 }, (_, i) => Math.round((i + 1) * 0.025 * 1000) / 1000);
   const dims = { depth: [1, 2, 3, 4], width: widths };
@@ -87,7 +87,7 @@ describe('160 subnets (4 depths x 40 widths) in one file', () => {
   });
   after(() => fx.model.dispose());
 
-  it('packs, selects by budget and runs; sampled subnets agree across tfjs, runtime and extracted file', async () => {
+  void it('packs, selects by budget and runs; sampled subnets agree across tfjs, runtime and extracted file', async () => {
     const { manifest, bytes } = packCheckpoint(fx.checkpoint);
     assert.equal(manifest.subnets.length, 160);
     const model = await SortedModel.load(bytes, { ort, latencyModel: LATENCY });

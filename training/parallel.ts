@@ -72,7 +72,9 @@ export function replicaStep(r: {
   rank: number; replicas: number; model: SortedMlp; optimizer: tf.Optimizer; names: string[]; reduce: Reduce;
   ctrl: Int32Array; scalars: Float64Array; x: Float32Array; labels: Int32Array; grads: Float32Array; seq: number; subnets: Levels[];
 }): void {
+  // Everything main posted for this step is read before the barrier: after it, main may post the next step.
   const n = r.ctrl[CTRL.n]!;
+  const lr = r.scalars[0]!;
   const inputSize = r.model.config.inputSize;
   const [start, end] = shareOf(n, r.rank, r.replicas);
   const parity = r.seq % 2;
@@ -90,24 +92,23 @@ export function replicaStep(r: {
   // Barrier: every replica adds 1 per step.
   if (Atomics.add(r.ctrl, CTRL.arrived, 1) + 1 === r.replicas * r.seq) Atomics.notify(r.ctrl, CTRL.arrived);
   waitFor(r.ctrl, CTRL.arrived, r.replicas * r.seq);
-  // Average, weighting each replica by its rows, in rank order so every replica gets the same bits.
+  // Average, weighting each replica by its rows, in rank order so every replica gets the same
+  // bits. The arithmetic runs in wasm; the slots are only copied in.
   const weights = Array.from({ length: r.replicas }, (_, k) => { const [s, e] = shareOf(n, k, r.replicas); return (e - s) / n; });
   const slots = Array.from({ length: r.replicas }, (_, k) => slot(k));
-  const vars = r.model.variables();
   tf.tidy(() => {
     const map: Record<string, tf.Tensor> = {};
     let o = 0;
-    vars.forEach((v) => {
-      const size = v.size;
-      const avg = new Float32Array(size);
+    for (const v of r.model.variables()) {
+      let acc: tf.Tensor | undefined;
       for (let k = 0; k < r.replicas; k++) {
-        const s = slots[k]!, w = weights[k]!;
-        for (let i = 0; i < size; i++) avg[i] = avg[i]! + s[o + i]! * w;
+        const part = tf.mul(tf.tensor(slots[k]!.subarray(o, o + v.size), v.shape), weights[k]!);
+        acc = acc ? tf.add(acc, part) : part;
       }
-      map[v.name] = tf.tensor(avg, v.shape);
-      o += size;
-    });
-    (r.optimizer as unknown as { learningRate: number }).learningRate = r.scalars[0]!;
+      map[v.name] = acc!;
+      o += v.size;
+    }
+    (r.optimizer as unknown as { learningRate: number }).learningRate = lr;
     r.optimizer.applyGradients(map);
   });
 }

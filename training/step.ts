@@ -51,12 +51,14 @@ export function trainStep(model: SortedMlp, optimizer: tf.Optimizer, batch: Batc
  * Used by data-parallel workers, which each take part of the batch; the caller averages.
  */
 export function computeGradients(model: SortedMlp, batch: Batch, subnets: readonly Levels[], reduce: Reduce = 'mean'): { loss: number; grads: Record<string, Float32Array> } {
-  return tf.tidy(() => {
+  // Arrays are filled inside the tidy but not returned from it: tidy walks its result
+  // element by element looking for tensors, which costs seconds for a million floats.
+  const out: Record<string, Float32Array> = {};
+  const loss = tf.tidy(() => {
     const { x, y } = batchTensors(batch, model.config.inputSize, model.config.classes);
     const { value, grads } = tf.variableGrads(() => sortedLoss(model, x, y, subnets, reduce), model.variables());
-    const out: Record<string, Float32Array> = {};
     for (const [name, g] of Object.entries(grads)) out[model.tensorName(name) ?? name] = g.dataSync() as Float32Array;
-    const loss = value.dataSync()[0]!;
-    return { loss: reduce === 'mean' ? loss : loss / subnets.length, grads: out };
+    return value.dataSync()[0]!;
   });
+  return { loss: reduce === 'mean' ? loss : loss / subnets.length, grads: out };
 }

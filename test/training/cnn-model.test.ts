@@ -42,7 +42,7 @@ function refBatchNorm(x: Float64Array, gamma: Float64Array, beta: Float64Array, 
 }
 
 for (const [act, withResidual] of [['relu', false], ['linear', false], ['relu', true]] as const) {
-  test(`batch norm (${act}${withResidual ? ', residual' : ''}) gradient matches float64 finite differences`, () => {
+  void test(`batch norm (${act}${withResidual ? ', residual' : ''}) gradient matches float64 finite differences`, () => {
     const rng = new Rng(7);
     const [n, h, w, c] = [3, 2, 2, 3];
     const m = n * h * w;
@@ -76,7 +76,7 @@ for (const s of [
   { n: 2, h: 6, w: 6, ci: 3, co: 4, kh: 1, kw: 1, stride: 2, pad: 0 },
   { n: 2, h: 7, w: 5, ci: 2, co: 3, kh: 1, kw: 1, stride: 2, pad: 0 },
 ] satisfies ConvShape[]) {
-  test(`model conv op (k${s.kh}, stride ${s.stride}, ${s.h}x${s.w}): forward and gradients match float64 references`, () => {
+  void test(`model conv op (k${s.kh}, stride ${s.stride}, ${s.h}x${s.w}): forward and gradients match float64 references`, () => {
     const rng = new Rng(11);
     const oh = convOutSize(s.h, s.kh, s.stride, s.pad);
     const ow = convOutSize(s.w, s.kw, s.stride, s.pad);
@@ -100,7 +100,7 @@ for (const s of [
   });
 }
 
-test('one training step of the sorted CNN leaks no tensors', () => {
+void test('one training step of the sorted CNN leaks no tensors', () => {
   const model = SortedCnn.init(CONFIG, new Rng(1));
   const optimizer = tf.train.adam(1e-3);
   const rng = new Rng(2);
@@ -120,7 +120,7 @@ test('one training step of the sorted CNN leaks no tensors', () => {
   model.dispose();
 });
 
-test('calibration stores the population statistics of each subnet, keyed by what runs before the batch norm', () => {
+void test('calibration stores the population statistics of each subnet, keyed by what runs before the batch norm', () => {
   const model = SortedCnn.init(CONFIG, new Rng(3));
   const rng = new Rng(4);
   const n = 12;
@@ -149,7 +149,7 @@ test('calibration stores the population statistics of each subnet, keyed by what
   model.dispose();
 });
 
-test('checkpoint round trip: toTensors then fromTensors gives the same eval logits', () => {
+void test('checkpoint round trip: toTensors then fromTensors gives the same eval logits', () => {
   const model = SortedCnn.init(CONFIG, new Rng(5));
   const rng = new Rng(6);
   const lattice = latticeOf({ depth: [1, 2], width: [0.5, 1] });

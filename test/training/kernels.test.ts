@@ -56,12 +56,12 @@ function grads(s: ConvShape, d: ReturnType<typeof data>): { dx: Float32Array; dw
   });
 }
 
-test('the wasm backend runs our kernels, not the stock ones', () => {
+void test('the wasm backend runs our kernels, not the stock ones', () => {
   for (const c of wasmKernelConfigs()) assert.equal(tf.getKernel(c.kernelName, 'wasm')?.kernelFunc, c.kernelFunc, c.kernelName);
 });
 
 for (const [i, s] of SHAPES.entries()) {
-  test(`conv gradients on wasm match the cpu backend: ${label(s)}`, async () => {
+  void test(`conv gradients on wasm match the cpu backend: ${label(s)}`, async () => {
     const d = data(s, 10 + i);
     const before = tf.memory().numTensors;
     const wasm = grads(s, d);
@@ -76,7 +76,7 @@ for (const [i, s] of SHAPES.entries()) {
     assert.ok(ddw < 1e-4, `dW maxdiff ${ddw}`);
   });
 
-  test(`conv gradients on wasm match float64 finite differences: ${label(s)}`, () => {
+  void test(`conv gradients on wasm match float64 finite differences: ${label(s)}`, () => {
     const d = data(s, 20 + i);
     const wasm = grads(s, d);
     const x = Float64Array.from(d.x);
@@ -91,7 +91,7 @@ for (const [i, s] of SHAPES.entries()) {
   });
 }
 
-test('tf.grad of a plain tf.conv2d works on wasm (the built-in Conv2D gradient finds the kernels)', async () => {
+void test('tf.grad of a plain tf.conv2d works on wasm (the built-in Conv2D gradient finds the kernels)', async () => {
   const s = SHAPES[1]!;
   const d = data(s, 5);
   const run = () => tf.tidy(() => {

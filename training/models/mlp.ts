@@ -197,7 +197,10 @@ export function forwardSubnet(weights: Record<string, NamedTensor> | SortedMlp, 
     if (!Number.isInteger(n) || n < 0 || x.length !== n * inputSize) {
       throw new SortedNetError({ code: 'BAD_INPUT', file: '<api>', field: 'x', found: `${x.length} values for n=${n}`, fix: `pass n * ${inputSize} floats (row-major [n, ${inputSize}])` });
     }
-    return tf.tidy(() => model.forward(tf.tensor2d(x, [n, inputSize]), levels).dataSync() as Float32Array);
+    // Read the logits inside the tidy but return them outside: tidy walks a returned typed array element by element.
+    let out = new Float32Array(0);
+    tf.tidy(() => void (out = model.forward(tf.tensor2d(x, [n, inputSize]), levels).dataSync() as Float32Array));
+    return out;
   } finally {
     if (model !== weights) model.dispose();
   }
