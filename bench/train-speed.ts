@@ -57,6 +57,23 @@ function torchStep(threads: number, steps: number): { ms: number; version: strin
   }
 }
 
+/**
+ * How much a second thread gets on this machine right now: iterations of a fixed arithmetic
+ * loop per ms with two threads (main + worker) over one thread alone. 2.0 on an idle
+ * 2-core machine; less when other processes hold the cores.
+ */
+async function threadScaling(ms = 1500): Promise<number> {
+  const { Worker } = await import('node:worker_threads');
+  const spin = `function spin(ms){let n=0,x=1;const end=Date.now()+ms;while(Date.now()<end){for(let i=0;i<1e5;i++)x=(x*1.0000001)%7;n++;}return n;}`;
+  const alone = new Function(`${spin}; return spin(${ms});`)() as number;
+  const worker = new Worker(`${spin}; require('node:worker_threads').parentPort.postMessage(spin(${ms}));`, { eval: true });
+  const other = new Promise<number>((resolve) => worker.once('message', resolve));
+  const mine = new Function(`${spin}; return spin(${ms});`)() as number;
+  const both = mine + (await other);
+  await worker.terminate();
+  return both / alone;
+}
+
 export async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, strict: true, options: {
     steps: { type: 'string', default: '40' }, rounds: { type: 'string', default: '3' },
@@ -117,13 +134,14 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(`round ${r + 1}/${rounds} done\n`);
   }
   for (const g of groups) await g.stop();
+  const scaling = await threadScaling();
 
   const ms = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
   const ratio = (a: string, b: string) => (ms[a] && ms[b] ? ms[a]! / ms[b]! : null);
   const result = {
     name: 'train-speed',
     date: new Date().toISOString(),
-    machine: { cpus: cpus().length, model: cpus()[0]?.model, loadavgBefore: loadBefore, loadavgAfter: loadavg(), node: process.version },
+    machine: { cpus: cpus().length, model: cpus()[0]?.model, loadavgBefore: loadBefore, loadavgAfter: loadavg(), node: process.version, twoThreadScaling: scaling },
     setup: { mlp: `${INPUTS}-${HIDDEN}-${HIDDEN}-${HIDDEN}-${CLASSES}`, batch: BATCH, optimizer: 'adam', groups: G, sampling: 'sandwich', stepsPerRound: steps, rounds, backend, torch: torchVersion ?? null },
     msPerStep: ms,
     samples,
@@ -147,7 +165,7 @@ export async function main(argv: string[]): Promise<void> {
   for (const [k, v] of Object.entries(ms)) lines.push(`| ${k} | ${what[k]} | ${v.toFixed(1)} | ${samples[k]!.map((s) => s.toFixed(1)).join(', ')} |`);
   lines.push('', '| ratio | value |', '|---|---:|');
   for (const [k, v] of Object.entries(result.ratios)) lines.push(`| ${k} | ${v === null ? 'n/a' : `${v.toFixed(2)}x`} |`);
-  lines.push('', `load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${cpus().length} CPUs`);
+  lines.push('', `load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${cpus().length} CPUs; a second thread added ${scaling.toFixed(2)}x the work of one (2.00 when a core is free)`);
   console.log(lines.join('\n'));
 }
 

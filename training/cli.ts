@@ -11,6 +11,7 @@
 import { initBackend, BACKEND_CHOICES } from './backend.js';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { numberFlag, listFlag, choiceFlag, parseCommand, type OptionSpec } from './cli-args.js';
+import { archOf, cnnEvalCommand, cnnTrainCommand } from './cnn-cli.js';
 import { DEFAULT_CONFIG, REDUCES, resolveConfig, SAMPLINGS, type TrainConfig } from './config.js';
 import { describeData, loadFashionMnist } from './data/fashion-mnist.js';
 import { evaluateSubnets, formatTable } from './eval.js';
@@ -56,7 +57,7 @@ Run \`sortednet <command> --help\` for its options.`;
 const TRAIN_HELP = `Usage: sortednet train [options]
 
 Model:
-  --arch NAME          architecture: mlp                                  (default ${D.arch})
+  --arch NAME          mlp, or cnn (own flags: sortednet train --arch cnn --help) (default ${D.arch})
   --hidden N           units per hidden layer of the full network         (default ${D.hidden})
   --depths LIST        depth levels, ascending                            (default ${D.depths.join(',')})
   --widths LIST        width levels as fractions, ascending, ending in 1  (default ${D.widths.join(',')})
@@ -66,7 +67,7 @@ Optimisation:
   --batch N            examples per optimizer step                        (default ${D.batch})
   --lr X               peak Adam learning rate                            (default ${D.lr})
   --lr-min X           final learning rate as a fraction of --lr (cosine) (default ${D.lrMinFraction})
-  --warmup N           linear warm-up steps                               (default ${D.warmupSteps})
+  --warmup N           linear warm-up steps, at most 10% of the run      (default ${D.warmupSteps})
   --groups N           subnets sampled per step (g)                       (default ${D.groups})
   --sampling MODE      uniform | sandwich (largest + smallest + random)   (default ${D.sampling})
   --reduce MODE        combine subnet losses: mean | sum                  (default ${D.reduce})
@@ -103,6 +104,7 @@ const str = (v: Record<string, unknown>, k: string) => (typeof v[k] === 'string'
 
 async function trainCommand(argv: string[]): Promise<void> {
   const cmd = 'sortednet train';
+  if (archOf(argv) === 'cnn') return cnnTrainCommand(argv); // the CNN has its own flags (training/cnn-cli.ts)
   const { values: v, positionals } = parseCommand(cmd, argv, TRAIN_OPTIONS);
   if (v.help) return void console.log(TRAIN_HELP);
   if (positionals.length) throw new SortedNetError({ code: 'BAD_OPTION', file: cmd, field: '(arguments)', found: `unexpected ${JSON.stringify(positionals[0])}`, fix: 'pass settings as --flags; see `sortednet train --help`' });
@@ -164,9 +166,15 @@ async function evalCommand(argv: string[]): Promise<void> {
     throw new SortedNetError({ code: 'BAD_OPTION', file: cmd, field: '<checkpoint>', found: file ? `${positionals.length} files` : 'missing', fix: 'give one checkpoint: sortednet eval model.safetensors' });
   }
   const ckpt = await readCheckpoint(file);
-  if (ckpt.spec.arch !== 'mlp') throw new SortedNetError({ code: 'BAD_CHECKPOINT', file, field: 'sortednet.arch', found: JSON.stringify(ckpt.spec.arch), fix: 'this sortednet evaluates mlp checkpoints' });
+  if (ckpt.spec.arch !== 'mlp' && ckpt.spec.arch !== 'cnn') throw new SortedNetError({ code: 'BAD_CHECKPOINT', file, field: 'sortednet.arch', found: JSON.stringify(ckpt.spec.arch), fix: 'this sortednet evaluates mlp and cnn checkpoints' });
   const backend = await initBackend(choiceFlag(cmd, 'backend', str(v, 'backend'), BACKEND_CHOICES) ?? 'auto');
   process.stderr.write(`backend: ${backend}\n`);
+  if (ckpt.spec.arch === 'cnn') {
+    return cnnEvalCommand(file, ckpt, {
+      data: str(v, 'data'), limitTest: numberFlag(cmd, 'limit-test', str(v, 'limit-test'), true), batch: numberFlag(cmd, 'batch', str(v, 'batch'), true),
+      update: Boolean(v.update), json: Boolean(v.json),
+    });
+  }
   const data = await loadFashionMnist({ dir: str(v, 'data'), limitTrain: 0, limitTest: numberFlag(cmd, 'limit-test', str(v, 'limit-test'), true) });
   process.stderr.write(`${describeData(data)}\n`);
   const model = SortedMlp.fromTensors(ckpt.tensors, { file });

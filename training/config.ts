@@ -33,7 +33,7 @@ export interface TrainConfig {
   lr: number;
   /** Final learning rate as a fraction of `lr`, reached by cosine decay. @defaultValue 0.02 */
   lrMinFraction: number;
-  /** Linear warm-up steps from 0 to `lr`. @defaultValue 200 */
+  /** Linear warm-up steps from 0 to `lr`, at most a tenth of the run. @defaultValue 200 */
   warmupSteps: number;
   /** Subnets sampled per step (g). Each sees the same mini-batch. @defaultValue 4 */
   groups: number;
@@ -117,9 +117,12 @@ export function resolveConfig(partial: Partial<TrainConfig>, file = '<api>'): Tr
   return c;
 }
 
-/** Learning rate at `step` (0-based): linear warm-up, then cosine decay to `lr * lrMinFraction`. */
+/**
+ * Learning rate at `step` (0-based): linear warm-up over `warmupSteps` (at most a tenth of
+ * the run, so short runs still train at full rate), then cosine decay to `lr * lrMinFraction`.
+ */
 export function lrAt(step: number, totalSteps: number, c: Pick<TrainConfig, 'lr' | 'lrMinFraction' | 'warmupSteps'>): number {
-  const warm = Math.min(c.warmupSteps, Math.max(0, totalSteps - 1));
+  const warm = Math.min(c.warmupSteps, Math.floor(totalSteps / 10));
   if (step < warm) return (c.lr * (step + 1)) / (warm + 1);
   const progress = totalSteps - warm <= 1 ? 1 : (step - warm) / (totalSteps - warm - 1);
   const min = c.lr * c.lrMinFraction;

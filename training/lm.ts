@@ -138,9 +138,9 @@ export function evaluateGpt(model: SortedGpt, tokens: Int32Array, dims: Partial<
   });
 }
 
-/** Markdown table: subnet, depth, heads, ffn, params, MACs/token, loss, perplexity. */
+/** Markdown table: subnet, depth, heads, ffn, params, MACs per full-context sequence, loss, perplexity. */
 export function formatLmTable(subnets: readonly SubnetSpec[]): string {
-  const head = ['subnet', 'depth', 'heads', 'ffn', 'params', 'MACs/token', 'loss', 'perplexity'];
+  const head = ['subnet', 'depth', 'heads', 'ffn', 'params', 'MACs/seq', 'loss', 'perplexity'];
   const rows = subnets.map((s) => [
     s.id,
     String(s.levels.depth ?? ''),

@@ -131,8 +131,7 @@ export function gptBlocks(config: GptConfig, dims: Dims): GptBlock[] {
 
 export function gptIo(config: GptConfig): { inputs: IoEntry[]; outputs: IoEntry[] } {
   return {
-    // int64 ids need DType 'int64' in manifest-types.ts (see docs/gpt.md).
-    inputs: [{ name: 'input_ids', dtype: 'int64' as IoEntry['dtype'], dims: ['batch', 'seq'] }],
+    inputs: [{ name: 'input_ids', dtype: 'int64', dims: ['batch', 'seq'] }],
     outputs: [{ name: 'logits', dtype: 'float32', dims: ['batch', 'seq', config.vocabSize] }],
   };
 }

@@ -22,7 +22,7 @@ before(async () => {
   result = await train({ hidden: 16, depths: [1, 2], widths: [0.5, 1], epochs: 1, batch: 64, data, out: join(dir, 'model.safetensors') });
 });
 
-test('round trip: the file holds the spec and the weights forwardSubnet needs', async () => {
+void test('round trip: the file holds the spec and the weights forwardSubnet needs', async () => {
   const path = join(dir, 'model.safetensors');
   assert.deepEqual(result.files, { checkpoint: path, plot: join(dir, 'model.accuracy.svg') });
   const ckpt = await readCheckpoint(path);
@@ -45,7 +45,7 @@ test('round trip: the file holds the spec and the weights forwardSubnet needs', 
   assert.deepEqual((await readdir(dir)).filter((f) => f.endsWith('.tmp')), [], 'no temp files left');
 });
 
-test('a truncated checkpoint fails with BAD_CHECKPOINT naming the file', async () => {
+void test('a truncated checkpoint fails with BAD_CHECKPOINT naming the file', async () => {
   const bytes = await readFile(join(dir, 'model.safetensors'));
   const cases: [string, Uint8Array][] = [
     ['empty.safetensors', bytes.subarray(0, 4)],
@@ -64,7 +64,7 @@ test('a truncated checkpoint fails with BAD_CHECKPOINT naming the file', async (
   }
 });
 
-test('a corrupt checkpoint fails with BAD_CHECKPOINT naming the file and field', async () => {
+void test('a corrupt checkpoint fails with BAD_CHECKPOINT naming the file and field', async () => {
   const bytes = new Uint8Array(await readFile(join(dir, 'model.safetensors')));
   const corrupt = bytes.slice();
   corrupt[12] = 0xff; // inside the JSON header
@@ -75,6 +75,6 @@ test('a corrupt checkpoint fails with BAD_CHECKPOINT naming the file and field',
   assert.throws(() => forwardSubnet(ckpt.tensors, {}, new Float32Array(784), 1), (e: unknown) => e instanceof SortedNetError && e.code === 'BAD_CHECKPOINT' && e.field === 'head.bias');
 });
 
-test('cleanup', async () => {
+void test('cleanup', async () => {
   await rm(dir, { recursive: true, force: true });
 });

@@ -33,7 +33,7 @@ async function run(t: { mock: { method: (o: object, m: string, impl: (...a: unkn
   }
 }
 
-test('train on the committed subset writes a checkpoint and prints the table', async (t) => {
+void test('train on the committed subset writes a checkpoint and prints the table', async (t) => {
   const out = join(dir, 'tiny.safetensors');
   const r = await run(t, ['train', '--hidden', '32', '--depths', '1,2', '--widths', '0.5,1', '--epochs', '1', '--limit-train', '512', '--limit-test', '200', '--data', subsetDir()!, '--backend', 'wasm', '--seed', '3', '--out', out]);
   assert.equal(r.code, 0, r.err);
@@ -51,14 +51,14 @@ test('train on the committed subset writes a checkpoint and prints the table', a
   assert.deepEqual(subnets.map((s) => s.metrics.accuracy), ckpt.spec.subnets.map((s) => s.metrics.accuracy));
 });
 
-test('an unknown option is a one-line error with a suggestion and a non-zero exit code', async (t) => {
+void test('an unknown option is a one-line error with a suggestion and a non-zero exit code', async (t) => {
   const r = await run(t, ['train', '--hiden', '64']);
   assert.notEqual(r.code, 0);
   assert.equal(r.err, 'error: sortednet train: --hiden: unknown option. Fix: did you mean --hidden?');
   assert.equal(r.out, '');
 });
 
-test('bad values and commands name the flag', async (t) => {
+void test('bad values and commands name the flag', async (t) => {
   const cases: [string[], RegExp][] = [
     [['train', '--widths', '0.5,0.25,1'], /^error: sortednet train: --widths: .*ascending/],
     [['train', '--sampling', 'sandwhich'], /did you mean sandwich\?/],
@@ -75,7 +75,7 @@ test('bad values and commands name the flag', async (t) => {
   }
 });
 
-test('--help shows grouped options with defaults', async (t) => {
+void test('--help shows grouped options with defaults', async (t) => {
   const r = await run(t, ['train', '--help']);
   assert.equal(r.code, 0);
   for (const s of ['Model:', 'Optimisation:', 'Data:', 'Run:', '--hidden N', '(default 512)', '--sampling MODE', '(default sandwich)']) assert.ok(r.out.includes(s), s);

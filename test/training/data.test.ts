@@ -12,7 +12,7 @@ import { SortedNetError } from '../../runtime/errors.js';
 
 const isBadData = (field: string) => (e: unknown) => e instanceof SortedNetError && e.code === 'BAD_DATA' && e.field === field && e.message.startsWith('x.gz: ');
 
-test('IDX round trip, gzip or not', () => {
+void test('IDX round trip, gzip or not', () => {
   const t = { dims: [2, 3, 2], data: Uint8Array.from({ length: 12 }, (_, i) => i * 20) };
   const gz = encodeIdx(t);
   const back = parseIdx(gz, 'a.gz');
@@ -23,7 +23,7 @@ test('IDX round trip, gzip or not', () => {
   assert.deepEqual([...raw.data], [...t.data]);
 });
 
-test('malformed IDX is BAD_DATA naming file and field', () => {
+void test('malformed IDX is BAD_DATA naming file and field', () => {
   assert.throws(() => parseIdx(gzipSync(Uint8Array.from([1, 2, 8, 1, 0, 0, 0, 1, 5])), 'x.gz'), isBadData('magic'));
   assert.throws(() => parseIdx(Uint8Array.from([0, 0, 0x0d, 1, 0, 0, 0, 1, 5]), 'x.gz'), isBadData('magic.dtype'));
   assert.throws(() => parseIdx(Uint8Array.from([0, 0, 8, 1, 0, 0, 0, 3, 5]), 'x.gz'), isBadData('data'));
@@ -31,7 +31,7 @@ test('malformed IDX is BAD_DATA naming file and field', () => {
   assert.throws(() => parseIdx(Uint8Array.from([0, 0]), 'x.gz'), isBadData('magic'));
 });
 
-test('the committed subset loads and is small', async () => {
+void test('the committed subset loads and is small', async () => {
   const dir = subsetDir();
   assert.ok(dir, 'training/data/fashion-mnist-subset exists');
   const ds = await loadFashionMnist({ dir });
@@ -42,7 +42,7 @@ test('the committed subset loads and is small', async () => {
   assert.equal(new Set(ds.train.labels).size, 10, 'every class present');
 });
 
-test('--data pointing at a folder without the files is an error, not a silent fallback', async () => {
+void test('--data pointing at a folder without the files is an error, not a silent fallback', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'sortednet-data-'));
   try {
     assert.throws(() => resolveDataDir(dir), (e: unknown) => e instanceof SortedNetError && e.code === 'BAD_DATA' && e.field === '--data');

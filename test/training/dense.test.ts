@@ -21,7 +21,7 @@ function setup(seed: number) {
 }
 
 for (const act of ['relu', 'linear'] as Activation[]) {
-  test(`dense(${act}) gradient equals tf.fused.matMul's built-in gradient`, () => {
+  void test(`dense(${act}) gradient equals tf.fused.matMul's built-in gradient`, () => {
     const { x, w, b, r } = setup(1);
     const before = tf.memory().numTensors;
     const [custom, builtin] = tf.tidy(() => {
@@ -40,7 +40,7 @@ for (const act of ['relu', 'linear'] as Activation[]) {
   });
 }
 
-test('sliced dense: forward and gradient match float64 finite differences', () => {
+void test('sliced dense: forward and gradient match float64 finite differences', () => {
   const { x, w, b } = setup(2);
   const rows = 5, cols = 4; // use W[:5, :4], b[:4]
   const rng = new Rng(3);
@@ -77,7 +77,7 @@ test('sliced dense: forward and gradient match float64 finite differences', () =
   assert.ok(maxdiff < 1e-4, `maxdiff ${maxdiff}`);
 });
 
-test('dense with inputGrad: false returns gradients for W and b only', () => {
+void test('dense with inputGrad: false returns gradients for W and b only', () => {
   const { x, w, b, r } = setup(4);
   tf.tidy(() => {
     const xt = tf.tensor2d(x, [N, IN]);

@@ -25,7 +25,7 @@ function randomTensors(seed: number) {
   return t;
 }
 
-test('checkpoint tensor names and layout follow the packager contract', () => {
+void test('checkpoint tensor names and layout follow the packager contract', () => {
   const t = initMlpTensors({ inputSize: 784, hidden: 16, classes: 10 }, 3, new Rng(0));
   assert.deepEqual(Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v.dims])), {
     'layers.0.weight': [784, 16], 'layers.0.bias': [16],
@@ -35,7 +35,7 @@ test('checkpoint tensor names and layout follow the packager contract', () => {
   });
 });
 
-test('forwardSubnet equals the float64 reference for every subnet', () => {
+void test('forwardSubnet equals the float64 reference for every subnet', () => {
   const t = randomTensors(1);
   const n = 4;
   const x = randomArray(n * config.inputSize, new Rng(2));
@@ -51,7 +51,7 @@ test('forwardSubnet equals the float64 reference for every subnet', () => {
   assert.equal(tf.memory().numTensors, before, 'forwardSubnet leaves no tensors');
 });
 
-test('forwardSubnet accepts a live model and rejects bad input', () => {
+void test('forwardSubnet accepts a live model and rejects bad input', () => {
   const t = randomTensors(3);
   const model = SortedMlp.fromTensors(t);
   const x = randomArray(2 * config.inputSize, new Rng(4));
@@ -61,7 +61,7 @@ test('forwardSubnet accepts a live model and rejects bad input', () => {
   model.dispose();
 });
 
-test('params and MACs per subnet', () => {
+void test('params and MACs per subnet', () => {
   const c = { inputSize: 784, hidden: 512, classes: 10 };
   assert.equal(mlpMacs(c, { depth: 3, width: 1 }), 784 * 512 + 2 * 512 * 512 + 512 * 10);
   assert.equal(mlpParams(c, { depth: 3, width: 1 }), 784 * 512 + 512 + 2 * (512 * 512 + 512) + 512 * 10 + 10);
@@ -69,7 +69,7 @@ test('params and MACs per subnet', () => {
   assert.equal(mlpParams(c, { depth: 1, width: 0.25 }, 3), 784 * 128 + 128 + 128 * 10 + 10);
 });
 
-test('sorted loss gradient (two subnets, shared weights) matches finite differences', () => {
+void test('sorted loss gradient (two subnets, shared weights) matches finite differences', () => {
   const t = randomTensors(5);
   const model = SortedMlp.fromTensors(t, { trainable: true });
   const n = 3;

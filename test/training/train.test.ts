@@ -22,9 +22,9 @@ before(async () => {
   data = await loadFashionMnist({ dir: subsetDir(), limitTrain: 512, limitTest: 200 });
 });
 
-const tiny = { hidden: 32, depths: [1, 2], widths: [0.5, 1], batch: 64, lr: 0.01, warmupSteps: 0, lrMinFraction: 1, evalEachEpoch: false } as const;
+const tiny = { hidden: 32, depths: [1, 2], widths: [0.5, 1], batch: 64, lr: 0.01, warmupSteps: 0, lrMinFraction: 1, evalEachEpoch: false };
 
-test('a tiny fixed-seed run decreases the loss and repeats exactly', async () => {
+void test('a tiny fixed-seed run decreases the loss and repeats exactly', async () => {
   const events: TrainEvent['type'][] = [];
   const a = await train({ ...tiny, epochs: 3, seed: 7, data, onProgress: (e) => events.push(e.type) });
   const b = await train({ ...tiny, epochs: 3, seed: 7, data });
@@ -41,7 +41,7 @@ test('a tiny fixed-seed run decreases the loss and repeats exactly', async () =>
   for (const s of a.subnets) assert.ok(s.metrics.accuracy! > 0.3, `${s.id} accuracy ${s.metrics.accuracy}`);
 });
 
-test('an optimizer step leaks no tensors', () => {
+void test('an optimizer step leaks no tensors', () => {
   const model = SortedMlp.init({ inputSize: 784, hidden: 32, classes: 10 }, 2, new Rng(0));
   const optimizer = tf.train.adam(0.01);
   const batch = { x: data.train.images.subarray(0, 32 * 784), labels: data.train.labels.subarray(0, 32), n: 32 };
@@ -57,13 +57,13 @@ test('an optimizer step leaks no tensors', () => {
   optimizer.dispose();
 });
 
-test('train() leaves no tensors behind', async () => {
+void test('train() leaves no tensors behind', async () => {
   const before = tf.memory().numTensors;
   await train({ ...tiny, epochs: 1, data });
   assert.equal(tf.memory().numTensors, before);
 });
 
-test('sandwich sampling always includes the largest and smallest subnet', () => {
+void test('sandwich sampling always includes the largest and smallest subnet', () => {
   const lattice = latticeOf({ depth: [1, 2, 3], width: [0.25, 0.5, 0.75, 1] });
   const rng = new Rng(1);
   const seen = new Set<string>();
@@ -79,7 +79,7 @@ test('sandwich sampling always includes the largest and smallest subnet', () => 
   assert.equal(sampleSubnets(lattice, 20, 'uniform', rng).length, 12, 'g >= lattice: all of them');
 });
 
-test('learning rate: warm-up, then cosine decay to the floor', () => {
+void test('learning rate: warm-up, then cosine decay to the floor', () => {
   const c = { lr: 1, lrMinFraction: 0.1, warmupSteps: 10 };
   assert.ok(Math.abs(lrAt(0, 110, c) - 1 / 11) < 1e-12);
   assert.equal(lrAt(10, 110, c), 1);
@@ -87,7 +87,7 @@ test('learning rate: warm-up, then cosine decay to the floor', () => {
   assert.ok(lrAt(60, 110, c) < 1 && lrAt(60, 110, c) > 0.1);
 });
 
-test('config: unknown keys and bad values are rejected with a fix', () => {
+void test('config: unknown keys and bad values are rejected with a fix', () => {
   assert.throws(() => resolveConfig({ hiden: 4 } as never), (e: unknown) => e instanceof SortedNetError && /did you mean "hidden"/.test(e.message));
   assert.throws(() => resolveConfig({ widths: [0.5, 0.25, 1] }), (e: unknown) => e instanceof SortedNetError && e.field === 'widths');
   assert.throws(() => resolveConfig({ sampling: 'sandwich', groups: 1 }), (e: unknown) => e instanceof SortedNetError && e.field === 'groups');

@@ -129,5 +129,6 @@ export async function loadFashionMnist(opts: LoadOptions = {}): Promise<Dataset>
 /** One line saying which data is used, for the CLI. */
 export function describeData(ds: Dataset): string {
   const what = { dir: 'from --data', system: 'system copy', subset: 'committed subset' }[ds.source];
-  return `data: fashion-mnist (${what}, ${ds.dir}): ${ds.train.n} train, ${ds.test.n} test`;
+  const counts = ds.train.n ? `${ds.train.n} train, ${ds.test.n} test` : `${ds.test.n} test`;
+  return `data: fashion-mnist (${what}, ${ds.dir}): ${counts}`;
 }

@@ -198,7 +198,7 @@ export function forwardSubnet(weights: Record<string, NamedTensor> | SortedMlp, 
       throw new SortedNetError({ code: 'BAD_INPUT', file: '<api>', field: 'x', found: `${x.length} values for n=${n}`, fix: `pass n * ${inputSize} floats (row-major [n, ${inputSize}])` });
     }
     // Read the logits inside the tidy but return them outside: tidy walks a returned typed array element by element.
-    let out = new Float32Array(0);
+    let out: Float32Array = new Float32Array(0);
     tf.tidy(() => void (out = model.forward(tf.tensor2d(x, [n, inputSize]), levels).dataSync() as Float32Array));
     return out;
   } finally {
