@@ -83,6 +83,7 @@ export async function main(argv: string[]): Promise<void> {
   const backend = await initBackend('wasm');
   await registerBuiltinGradients(); // for plain-builtin only; the other cases use hand-written gradients
   const loadBefore = loadavg();
+  const scalingBefore = await threadScaling();
 
   const rng = new Rng(1);
   const x = new Float32Array(BATCH * INPUTS).map(() => rng.next());
@@ -134,14 +135,14 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(`round ${r + 1}/${rounds} done\n`);
   }
   for (const g of groups) await g.stop();
-  const scaling = await threadScaling();
+  const scalingAfter = await threadScaling();
 
   const ms = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
   const ratio = (a: string, b: string) => (ms[a] && ms[b] ? ms[a]! / ms[b]! : null);
   const result = {
     name: 'train-speed',
     date: new Date().toISOString(),
-    machine: { cpus: cpus().length, model: cpus()[0]?.model, loadavgBefore: loadBefore, loadavgAfter: loadavg(), node: process.version, twoThreadScaling: scaling },
+    machine: { cpus: cpus().length, model: cpus()[0]?.model, loadavgBefore: loadBefore, loadavgAfter: loadavg(), node: process.version, twoThreadScaling: { before: scalingBefore, after: scalingAfter } },
     setup: { mlp: `${INPUTS}-${HIDDEN}-${HIDDEN}-${HIDDEN}-${CLASSES}`, batch: BATCH, optimizer: 'adam', groups: G, sampling: 'sandwich', stepsPerRound: steps, rounds, backend, torch: torchVersion ?? null },
     msPerStep: ms,
     samples,
@@ -165,7 +166,7 @@ export async function main(argv: string[]): Promise<void> {
   for (const [k, v] of Object.entries(ms)) lines.push(`| ${k} | ${what[k]} | ${v.toFixed(1)} | ${samples[k]!.map((s) => s.toFixed(1)).join(', ')} |`);
   lines.push('', '| ratio | value |', '|---|---:|');
   for (const [k, v] of Object.entries(result.ratios)) lines.push(`| ${k} | ${v === null ? 'n/a' : `${v.toFixed(2)}x`} |`);
-  lines.push('', `load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${cpus().length} CPUs; a second thread added ${scaling.toFixed(2)}x the work of one (2.00 when a core is free)`);
+  lines.push('', `load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${cpus().length} CPUs; two threads did ${scalingBefore.toFixed(2)}x (before) and ${scalingAfter.toFixed(2)}x (after) the work of one (2.00 when both cores are free)`);
   console.log(lines.join('\n'));
 }
 

@@ -6,6 +6,7 @@
  * const { bytes } = extractSubnet(packed, 'd1-w25', 'model.onnx');
  * // an ONNX file with plain initializers layers.0.weight[:,:128], layers.0.bias[:128], ...
  */
+import '../runtime/archs.js';
 import { SortedNetError } from '../runtime/errors.js';
 import { readManifest, type SubnetEntry } from '../runtime/manifest.js';
 import { subnetMetadata, subnetParts } from '../runtime/subnet.js';

@@ -8,6 +8,7 @@
  * // id      depth width params  MACs    bytes    prefix          accuracy loss
  * // d1-w25  1     0.25  101,770 101,632 407.1 kB 416.1 kB (11%)  0.533    1.917
  */
+import '../runtime/archs.js';
 import { readManifest, type Manifest } from '../runtime/manifest.js';
 import { SortedNetError } from '../runtime/errors.js';
 import { onnx } from './onnx/schema.js';

@@ -6,6 +6,8 @@
  * const { bytes, manifest } = packCheckpoint(await readCheckpoint('model.safetensors'));
  * manifest.subnets[0].prefixBytes; // bytes a client must fetch to run the smallest subnet
  */
+import '../runtime/archs.js';
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { SortedNetError } from '../runtime/errors.js';
 import { GRAPHS } from '../runtime/graphs/index.js';
@@ -83,6 +85,7 @@ export function packCheckpoint(ckpt: Checkpoint, options: { file?: string } = {}
   });
   const layout = layoutGraph(full, metas);
   const data = ckpt.spec.data;
+  const placeholder = '0'.repeat(64);
   const build = (base: number): Manifest => {
     const tensors: TensorEntry[] = metas.map((m, i) => ({ name: m.name, dims: m.dims, dtype: m.dtype, offset: base + layout.rawOffsets[i]!, length: m.length }));
     const end = new Map(tensors.map((t) => [t.name, t.offset + t.length]));
@@ -96,6 +99,8 @@ export function packCheckpoint(ckpt: Checkpoint, options: { file?: string } = {}
       prefixBytes: Math.max(...s.graph.initializers.map((n) => end.get(n)!)),
       metrics: s.metrics,
     }));
+    const fileEnd = base + layout.length;
+    const ends = [...new Set([...subnets.map((s) => s.prefixBytes), fileEnd])].sort((a, b) => a - b);
     return {
       format: MANIFEST_FORMAT,
       version: MANIFEST_VERSION,
@@ -106,6 +111,7 @@ export function packCheckpoint(ckpt: Checkpoint, options: { file?: string } = {}
       ...graphs.io(plan.config),
       tensors,
       subnets,
+      segments: ends.map((end) => ({ end, sha256: placeholder })),
       ...(data ? { data: { name: data.name, source: data.source, train: data.train, test: data.test } } : {}),
       producer: `${PRODUCER_NAME} ${PRODUCER_VERSION}`,
     };
@@ -118,13 +124,19 @@ export function packCheckpoint(ckpt: Checkpoint, options: { file?: string } = {}
     const manifest = build(graphStart(head, layout));
     const json = encoder.encode(JSON.stringify(manifest));
     if (json.length <= room) {
-      const padded = new TextDecoder().decode(json) + ' '.repeat(room - json.length);
-      const finalHead = modelHead({ opset: OPSET, metadata: [[MANIFEST_KEY, padded]] });
-      const bytes = assembleModel(finalHead, layout, (i) => {
+      const pad = (m: Manifest): string => JSON.stringify(m) + ' '.repeat(room - json.length);
+      const bytes = assembleModel(modelHead({ opset: OPSET, metadata: [[MANIFEST_KEY, pad(manifest)]] }), layout, (i) => {
         const d = plan.tensors.get(metas[i]!.name)!.data;
         return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
       });
-      validateManifest(JSON.parse(padded), file);
+      // Hash the segments now that their bytes are final; the hashes keep the manifest's length.
+      let start = (scanManifest(bytes, file) as { end: number }).end;
+      for (const seg of manifest.segments!) {
+        seg.sha256 = createHash('sha256').update(bytes.subarray(start, seg.end)).digest('hex');
+        start = seg.end;
+      }
+      bytes.set(modelHead({ opset: OPSET, metadata: [[MANIFEST_KEY, pad(manifest)]] }), 0);
+      validateManifest(JSON.parse(pad(manifest)), file);
       return { bytes, manifest, ignored: plan.ignored };
     }
     room = json.length;

@@ -9,7 +9,7 @@
  */
 import type { DType, IoEntry } from './manifest-types.js';
 
-export type OpType = 'MatMul' | 'Add' | 'Relu' | 'Concat';
+export type OpType = 'MatMul' | 'Add' | 'Relu' | 'Concat' | 'Slice' | 'Split' | 'Pad';
 
 export type AttrValue =
   | { kind: 'int'; value: number }
@@ -47,6 +47,12 @@ export const ops = {
   Add: (a: string, b: string, y: string): GraphNode => ({ op: 'Add', inputs: [a, b], outputs: [y], attrs: {} }),
   Relu: (x: string, y: string): GraphNode => ({ op: 'Relu', inputs: [x], outputs: [y], attrs: {} }),
   Concat: (xs: string[], axis: number, y: string): GraphNode => ({ op: 'Concat', inputs: xs, outputs: [y], attrs: { axis: { kind: 'int', value: axis } } }),
+  /** Slice(x, starts, ends, axes): all four are value names (int64 tensors for the last three). */
+  Slice: (x: string, starts: string, ends: string, axes: string, y: string): GraphNode => ({ op: 'Slice', inputs: [x, starts, ends, axes], outputs: [y], attrs: {} }),
+  /** Pad(x, pads): constant zeros; negative pads crop (ONNX opset 11+). */
+  Pad: (x: string, pads: string, y: string): GraphNode => ({ op: 'Pad', inputs: [x, pads], outputs: [y], attrs: {} }),
+  /** Split(x, sizes) along axis 0 into `ys`. */
+  Split: (x: string, sizes: string, ys: string[]): GraphNode => ({ op: 'Split', inputs: [x, sizes], outputs: ys, attrs: { axis: { kind: 'int', value: 0 } } }),
 } satisfies Record<OpType, (...args: never[]) => GraphNode>;
 
 /** ONNX TensorProto.DataType codes. */

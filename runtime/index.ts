@@ -1,21 +1,12 @@
 /**
- * sortednet runtime core: no ORT import, no node: modules. Use it through `sortednet/runtime`
- * (which resolves to runtime/node.ts in Node and runtime/web.ts in browsers).
+ * The runtime core with every architecture registered (mlp, cnn, gpt). Node resolves
+ * `sortednet/runtime` here through runtime/node.ts; browsers get runtime/web.ts (mlp only, smaller).
  *
  * @example
- * import * as ort from 'onnxruntime-web';
+ * import * as ort from 'onnxruntime-node';
  * import { SortedModel } from 'sortednet/runtime';
- * const model = await SortedModel.load(bytes, { ort, budget: { memoryMB: 2 } });
- * model.subnets.map((s) => s.id); // ['d1-w25', ..., 'd3-w100']
+ * const model = await SortedModel.load('lm.onnx', { ort }); // a gpt model loads too
  */
-export { SortedModel, type LoadOptions, type RunOptions, type SubnetInfo } from './sorted-model.js';
-export { SortedNetError, type SortedNetErrorCode, type SortedNetErrorInit } from './errors.js';
-export { readManifest, findSubnet, type ManifestLocation } from './manifest.js';
-export type { Arch, Dim, DType, IoEntry, Levels, Manifest, SubnetEntry, SubnetMetrics, TensorEntry } from './manifest-types.js';
-export { MANIFEST_FORMAT, MANIFEST_KEY, MANIFEST_VERSION } from './manifest-types.js';
-export { validateManifest } from './validate.js';
-export { selectSubnet, estimate, DEFAULT_LATENCY, BUDGET_KEYS, type Budget, type Estimate, type LatencyModel } from './select.js';
-export { subnetModel, subnetParts, SUBNET_META_KEY } from './subnet.js';
-export { openSource, registerSourceOpener, type ByteSource, type ModelSource, type SourceOpener, type SourceOptions } from './source.js';
-export type { FeedValue } from './feeds.js';
-export type { OrtLike, OrtSessionLike, OrtTensorLike, TensorOf } from './ort.js';
+import './archs.js';
+
+export * from './core.js';

@@ -63,6 +63,17 @@ export interface SubnetEntry {
   latencyMs?: number;
 }
 
+/**
+ * A run of file bytes and its SHA-256, so a download is verified piece by piece. Segment 0
+ * starts where the manifest entry ends; each next one where the previous one ends.
+ */
+export interface SegmentEntry {
+  /** Byte offset just past the segment; every subnet's `prefixBytes` is one of these. */
+  end: number;
+  /** Lowercase hex SHA-256 of the segment's bytes. */
+  sha256: string;
+}
+
 export interface Manifest {
   format: typeof MANIFEST_FORMAT;
   version: typeof MANIFEST_VERSION;
@@ -79,6 +90,8 @@ export interface Manifest {
   tensors: TensorEntry[];
   /** Smallest first: a linear order compatible with nesting. */
   subnets: SubnetEntry[];
+  /** File segments with SHA-256 hashes, ending at each distinct `prefixBytes` and at the end of the file. */
+  segments?: SegmentEntry[];
   /** Data the metrics were measured on. */
   data?: { name: string; source: string; train: number; test: number };
   /** Tool that wrote the file, e.g. `sortednet 0.1.0`. */

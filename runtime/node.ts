@@ -10,36 +10,37 @@
 import { open } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { SortedNetError } from './errors.js';
-import { registerSourceOpener, type ByteSource } from './source.js';
+import { Chain, registerSourceOpener, type ByteSource } from './source.js';
 
 export * from './index.js';
 
 /** Reads a file lazily: only as far as the largest prefix asked for. */
 class FileSource implements ByteSource {
+  size?: number;
   private bytes: Uint8Array = new Uint8Array(0);
-  private complete = false;
-  private chain: Promise<unknown> = Promise.resolve();
+  private readonly chain = new Chain();
 
   constructor(readonly name: string, private readonly path: string) {}
 
   prefix(end: number): Promise<Uint8Array> {
-    const next = this.chain.then(() => this.grow(end));
-    this.chain = next.catch(() => undefined);
-    return next;
+    return this.chain.run(() => this.grow(end));
+  }
+
+  release(): void {
+    this.bytes = new Uint8Array(0);
   }
 
   private async grow(end: number): Promise<Uint8Array> {
-    if (this.complete || this.bytes.length >= end) return this.bytes;
+    if (this.bytes.length >= Math.min(end, this.size ?? Infinity)) return this.bytes;
     try {
       const fh = await open(this.path, 'r');
       try {
-        const size = (await fh.stat()).size;
-        const want = Math.min(end, size);
+        this.size = (await fh.stat()).size;
+        const want = Math.min(end, this.size);
         const out = new Uint8Array(want);
         out.set(this.bytes, 0);
         const { bytesRead } = await fh.read(out, this.bytes.length, want - this.bytes.length, this.bytes.length);
         this.bytes = out.subarray(0, this.bytes.length + bytesRead);
-        this.complete = this.bytes.length >= size;
       } finally {
         await fh.close();
       }

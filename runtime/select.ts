@@ -8,7 +8,10 @@
  * // the most accurate subnet estimated at <= 2 ms with accuracy >= 0.9
  */
 import { rejectUnknownKeys, SortedNetError } from './errors.js';
+import type { LatencyModel } from './latency.js';
 import type { SubnetEntry } from './manifest-types.js';
+
+export type { LatencyModel } from './latency.js';
 
 /** Limits for choosing a subnet. Every field is optional; give any combination. */
 export interface Budget {
@@ -25,12 +28,6 @@ export interface Budget {
 export const BUDGET_KEYS = ['latencyMs', 'memoryMB', 'minAccuracy', 'maxLoss'] as const;
 type BudgetKey = (typeof BUDGET_KEYS)[number];
 
-/** Latency per call ≈ overheadMs + msPerMac · MACs · batch. */
-export interface LatencyModel {
-  overheadMs: number;
-  msPerMac: number;
-}
-
 /** Used when calibration is off: 50 µs per call plus 1 GMAC/s. */
 export const DEFAULT_LATENCY: LatencyModel = { overheadMs: 0.05, msPerMac: 1e-6 };
 
@@ -38,6 +35,9 @@ export interface Estimate {
   latencyMs: number;
   memoryMB: number;
 }
+
+/** A subnet's estimates at a batch size (e.g. from a LatencyEstimator). */
+export type Estimator = (s: SubnetEntry, batch: number) => Estimate;
 
 export function estimate(s: SubnetEntry, latency: LatencyModel, batch = 1): Estimate {
   return {
@@ -95,9 +95,22 @@ function scorer(subnets: readonly SubnetEntry[]): (s: SubnetEntry) => number {
  * The most accurate subnet within `budget` (ties: fewer MACs). Throws IMPOSSIBLE_BUDGET naming
  * the budget field, the smallest achievable value and the fix when none fits.
  */
-export function selectSubnet(subnets: readonly SubnetEntry[], budget: Budget, latency: LatencyModel, batch = 1, file = '<api>'): SubnetEntry {
+export function selectSubnet(subnets: readonly SubnetEntry[], budget: Budget, latency: LatencyModel | Estimator, batch = 1, file = '<api>'): SubnetEntry {
+  return judge(subnets, budget, latency, batch, file).pick();
+}
+
+/** Per subnet: its estimate and the budget fields it fails (empty: it fits). */
+export interface Verdict {
+  subnet: SubnetEntry;
+  estimate: Estimate;
+  fails: string[];
+}
+
+/** Evaluate every subnet against the budget; `pick()` selects or throws IMPOSSIBLE_BUDGET. */
+export function judge(subnets: readonly SubnetEntry[], budget: Budget, latency: LatencyModel | Estimator, batch = 1, file = '<api>'): { verdicts: Verdict[]; pick(): SubnetEntry } {
   const keys = BUDGET_KEYS.filter((k) => budget[k] !== undefined);
-  const est = new Map(subnets.map((s) => [s, estimate(s, latency, batch)]));
+  const estFn: Estimator = typeof latency === 'function' ? latency : (s, b) => estimate(s, latency, b);
+  const est = new Map(subnets.map((s) => [s, estFn(s, batch)]));
   for (const k of keys) {
     if (subnets.every((s) => CONSTRAINTS[k].value(s, est.get(s)!) === undefined)) {
       throw new SortedNetError({ code: 'BAD_OPTION', file, field: `budget.${k}`, found: `${budget[k]}, but the manifest has no ${k === 'minAccuracy' ? 'accuracy' : 'loss'} metrics`, fix: `drop ${k}, or re-pack a checkpoint that carries held-out metrics` });
@@ -107,7 +120,19 @@ export function selectSubnet(subnets: readonly SubnetEntry[], budget: Budget, la
     const v = CONSTRAINTS[k].value(s, est.get(s)!);
     return v !== undefined && (CONSTRAINTS[k].upper ? v <= budget[k]! : v >= budget[k]!);
   };
-  const ok = subnets.filter((s) => keys.every((k) => meets(s, k)));
+  const verdicts = subnets.map((s) => ({
+    subnet: s,
+    estimate: est.get(s)!,
+    fails: keys.filter((k) => !meets(s, k)).map((k) => {
+      const v = CONSTRAINTS[k].value(s, est.get(s)!);
+      return v === undefined ? `no ${k === 'minAccuracy' ? 'accuracy' : 'loss'} metric` : `${k}: ${fmt(v)}${CONSTRAINTS[k].unit} ${CONSTRAINTS[k].upper ? '>' : '<'} ${budget[k]}`;
+    }),
+  }));
+  return { verdicts, pick: () => pick(subnets, verdicts, budget, keys, meets, est, file) };
+}
+
+function pick(subnets: readonly SubnetEntry[], verdicts: Verdict[], budget: Budget, keys: BudgetKey[], meets: (s: SubnetEntry, k: BudgetKey) => boolean, est: Map<SubnetEntry, Estimate>, file: string): SubnetEntry {
+  const ok = verdicts.filter((v) => v.fails.length === 0).map((v) => v.subnet);
   const score = scorer(subnets);
   if (ok.length > 0) return ok.reduce((best, s) => (score(s) > score(best) || (score(s) === score(best) && s.macs < best.macs) ? s : best));
 

@@ -17,6 +17,16 @@ export interface ByteSource {
   readonly name: string;
   /** The first `end` bytes, or all there are when the file is shorter. */
   prefix(end: number): Promise<Uint8Array>;
+  /** True when the source is a download that arrives over time (a URL). */
+  readonly remote?: boolean;
+  /** File size, once known. */
+  readonly size?: number;
+  /** Drop buffered bytes; later reads fetch or read them again. */
+  release?(): void;
+  /** Append bytes obtained elsewhere (a cache) at the current end. */
+  supply?(bytes: Uint8Array): void;
+  /** Called as downloaded bytes arrive: bytes held so far, file size if known. */
+  onBytes?: (loaded: number, total: number | undefined) => void;
 }
 
 export interface SourceOptions {
@@ -37,34 +47,59 @@ export function registerSourceOpener(opener: SourceOpener): void {
   openers.push(opener);
 }
 
-/** Grows a buffer by appending; keeps one contiguous copy. */
-function append(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
+/** Serializes async steps: each runs after the previous one settles. */
+export class Chain {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(step: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(step);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
 }
 
 class UrlSource implements ByteSource {
-  private bytes: Uint8Array = new Uint8Array(0);
-  private complete = false;
-  private chain: Promise<unknown> = Promise.resolve();
+  readonly remote = true;
+  size?: number;
+  onBytes?: (loaded: number, total: number | undefined) => void;
+  private buf = new Uint8Array(0);
+  private length = 0;
+  private readonly chain = new Chain();
 
-  constructor(readonly name: string, private readonly fetchFn: typeof fetch, private readonly range: boolean) {}
+  constructor(readonly name: string, private readonly fetchFn: typeof fetch, private range: boolean) {}
 
   prefix(end: number): Promise<Uint8Array> {
-    const next = this.chain.then(() => this.grow(end));
-    this.chain = next.catch(() => undefined);
-    return next;
+    return this.chain.run(() => this.grow(end));
+  }
+
+  release(): void {
+    this.buf = new Uint8Array(0);
+    this.length = 0;
+  }
+
+  supply(bytes: Uint8Array): void {
+    this.put(bytes);
   }
 
   private fail(found: string, cause?: unknown): never {
     throw new SortedNetError({ code: 'IO', file: this.name, field: '(fetch)', found, fix: 'check the URL and that the server is reachable', cause });
   }
 
+  /** Append at the end, growing the buffer to the file size when known. */
+  private put(chunk: Uint8Array): void {
+    if (this.length + chunk.length > this.buf.length) {
+      const grown = new Uint8Array(Math.max(this.size ?? 0, this.length + chunk.length, this.buf.length * 2));
+      grown.set(this.buf.subarray(0, this.length));
+      this.buf = grown;
+    }
+    this.buf.set(chunk, this.length);
+    this.length += chunk.length;
+    this.onBytes?.(this.length, this.size);
+  }
+
   private async grow(end: number): Promise<Uint8Array> {
-    if (this.complete || this.bytes.length >= end) return this.bytes;
-    const from = this.bytes.length;
+    const from = this.length;
+    if (from >= Math.min(end, this.size ?? Infinity)) return this.buf.subarray(0, this.length);
     let res: Response;
     try {
       res = await this.fetchFn(this.name, this.range ? { headers: { Range: `bytes=${from}-${end - 1}` } } : undefined);
@@ -72,26 +107,30 @@ class UrlSource implements ByteSource {
       return this.fail(`fetch failed: ${(err as Error).message}`, err);
     }
     if (res.status === 416) {
-      this.complete = true; // the file ends before `from`
-    } else if (res.status === 206) {
-      const chunk = new Uint8Array(await res.arrayBuffer());
+      this.size = from; // the file ends at `from`
+      return this.buf.subarray(0, this.length);
+    }
+    if (!res.ok) this.fail(`HTTP ${res.status} ${res.statusText}`);
+    if (res.status === 206) {
       const range = /bytes (\d+)-\d+\/(\d+|\*)/.exec(res.headers.get('content-range') ?? '');
       if (range && Number(range[1]) !== from) this.fail(`the server answered range ${res.headers.get('content-range')} for bytes ${from}-${end - 1}`);
-      this.bytes = append(this.bytes, chunk);
-      const total = range?.[2] === '*' ? undefined : Number(range?.[2]);
-      if (chunk.length < end - from || (total !== undefined && this.bytes.length >= total)) this.complete = true;
-    } else if (res.ok) {
-      this.bytes = new Uint8Array(await res.arrayBuffer()); // no Range support: the whole file
-      this.complete = true;
+      if (range?.[2] !== undefined && range[2] !== '*') this.size = Number(range[2]);
     } else {
-      this.fail(`HTTP ${res.status} ${res.statusText}`);
+      // No Range support: the whole file, once.
+      this.range = false;
+      this.release();
+      this.size = Number(res.headers.get('content-length')) || undefined;
     }
-    return this.bytes;
+    const reader = res.body?.getReader();
+    if (!reader) this.put(new Uint8Array(await res.arrayBuffer()));
+    else for (let r = await reader.read(); !r.done; r = await reader.read()) this.put(r.value);
+    if (res.status !== 206 || this.length < end) this.size = this.length;
+    return this.buf.subarray(0, this.length);
   }
 }
 
 function memorySource(bytes: Uint8Array, name: string): ByteSource {
-  return { name, prefix: () => Promise.resolve(bytes) };
+  return { name, size: bytes.length, prefix: () => Promise.resolve(bytes) };
 }
 
 /** Open any ModelSource. Strings go to registered openers first (Node: file paths), then fetch. */

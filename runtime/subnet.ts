@@ -23,7 +23,6 @@ export interface SubnetParts {
   tensors: Map<string, TensorBytes>;
 }
 
-/** Throws BAD_ONNX when `bytes` is too short or the tensor's raw_data is not where the manifest says. */
 const indexes = new WeakMap<Manifest, Map<string, number>>();
 
 function tensorIndex(manifest: Manifest, name: string): number {
@@ -32,7 +31,8 @@ function tensorIndex(manifest: Manifest, name: string): number {
   return index.get(name) ?? -1;
 }
 
-function tensorBytes(manifest: Manifest, name: string, bytes: Uint8Array, file: string): TensorBytes {
+/** Throws BAD_ONNX when `bytes` is too short or the tensor's raw_data is not where the manifest says. */
+export function tensorBytes(manifest: Manifest, name: string, bytes: Uint8Array, file: string): TensorBytes {
   const i = tensorIndex(manifest, name);
   const fail = (found: string, fix: string): never => {
     throw new SortedNetError({ code: 'BAD_ONNX', file, field: `sortednet.tensors[${i}] (${name})`, found, fix });

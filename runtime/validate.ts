@@ -58,11 +58,11 @@ class Checker {
 /** Check a parsed manifest; returns it typed, or throws BAD_MANIFEST naming the path. */
 export function validateManifest(json: unknown, file: string): Manifest {
   const c = new Checker(file);
-  const m = c.obj(json, '', ['format', 'version', 'arch', 'config', 'dims', 'opset', 'inputs', 'outputs', 'tensors', 'subnets'], ['data', 'producer']);
+  const m = c.obj(json, '', ['format', 'version', 'arch', 'config', 'dims', 'opset', 'inputs', 'outputs', 'tensors', 'subnets'], ['segments', 'data', 'producer']);
   if (m.format !== MANIFEST_FORMAT) c.fail('format', JSON.stringify(m.format), `expected "${MANIFEST_FORMAT}"; ${repack}`);
   if (m.version !== MANIFEST_VERSION) c.fail('version', JSON.stringify(m.version), `this runtime reads version ${MANIFEST_VERSION}; upgrade sortednet or re-pack with this version`);
   const arch = c.oneOf(m.arch, 'arch', ARCHS);
-  const graphs = GRAPHS[arch] ?? c.fail('arch', `"${arch}", which this runtime cannot build yet`, 'upgrade sortednet');
+  const graphs = GRAPHS[arch] ?? c.fail('arch', `"${arch}", which this runtime build does not include`, `import 'sortednet/runtime/${arch}' before loading (browser entry), or upgrade sortednet`);
   const config = c.obj(m.config, 'config', graphs.configKeys);
   for (const k of graphs.configKeys) c.int(config[k], `config.${k}`, 1);
   const dims = c.obj(m.dims, 'dims', [], graphs.dims);
@@ -121,6 +121,18 @@ export function validateManifest(json: unknown, file: string): Manifest {
     for (const [k, x] of Object.entries(metrics)) c.num(x, `${p}.metrics.${k}`);
     if (s.latencyMs !== undefined && c.num(s.latencyMs, `${p}.latencyMs`) < 0) c.fail(`${p}.latencyMs`, 'negative');
   });
+  if (m.segments !== undefined) {
+    let at = 0;
+    const ends = new Set<number>();
+    c.arr(m.segments, 'segments').forEach((v, i) => {
+      const seg = c.obj(v, `segments[${i}]`, ['end', 'sha256']);
+      const e = c.int(seg.end, `segments[${i}].end`, at + 1);
+      if (!/^[0-9a-f]{64}$/.test(seg.sha256 as string)) c.fail(`segments[${i}].sha256`, `${JSON.stringify(seg.sha256)}, not 64 lowercase hex digits`);
+      ends.add((at = e));
+    });
+    if (at < end) c.fail('segments', `the last segment ends at ${at}, before the last tensor (ends at ${end})`);
+    subnets.forEach((s, i) => ends.has((s as Obj).prefixBytes as number) || c.fail(`subnets[${i}].prefixBytes`, `${(s as Obj).prefixBytes as number}, not the end of a segment`));
+  }
   if (m.data !== undefined) {
     const d = c.obj(m.data, 'data', ['name', 'source', 'train', 'test']);
     c.str(d.name, 'data.name');

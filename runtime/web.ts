@@ -1,5 +1,7 @@
 /**
- * Browser entry: the core as is (URLs and buffers). Pass your onnxruntime-web module.
+ * Browser entry: the core as is (URLs and buffers), with the MLP's graph builders. For CNN or
+ * GPT models also `import 'sortednet/runtime/cnn'` or `'sortednet/runtime/gpt'` (runtime/arch-*.ts).
+ * Pass your onnxruntime-web module.
  *
  * @example
  * import * as ort from 'onnxruntime-web';
@@ -7,4 +9,4 @@
  * const model = await SortedModel.load('/models/mnist.onnx', { ort, budget: { latencyMs: 4 } });
  * // fetches only the byte prefix the chosen subnet needs (HTTP Range)
  */
-export * from './index.js';
+export * from './core.js';

@@ -70,6 +70,16 @@ void describe('tiny sorted CNN (2 stages x 2 blocks, widths 0.25..1)', { skip },
     console.log(`  8 subnets, maxdiff ${r.worst.toExponential(2)}`);
   });
 
+  void it('the packed file is the full network to stock onnxruntime', async () => {
+    const { bytes } = packCheckpoint(fx.checkpoint);
+    const { imageSize: s, inChannels: c } = fx.model.config;
+    const session = await ort.InferenceSession.create(bytes, { logSeverityLevel: 3 }); // quiet: other subnets' statistics are unused here
+    const full = (await session.run({ input: new ort.Tensor('float32', fx.images, [fx.n, c, s, s]) })).logits!.data as Float32Array;
+    await session.release();
+    const d = maxAbsDiff(full, forwardCnnSubnet(fx.model, {}, fx.images, fx.n));
+    assert.ok(d < 1e-4, `maxdiff ${d}`);
+  });
+
   void it('stores every weight once, smallest subnet first', () => {
     const { manifest } = packCheckpoint(fx.checkpoint);
     const names = manifest.tensors.map((t) => t.name);

@@ -95,7 +95,7 @@ export function resolveConfig(partial: Partial<TrainConfig>, file = '<api>'): Tr
     const v = c[field];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) fail(field, v, 'use a whole number >= 1');
   };
-  if (c.arch !== 'mlp') fail('arch', c.arch, 'use mlp');
+  if (c.arch !== 'mlp') fail('arch', c.arch, 'use mlp here; the CNN trains with trainCnn() or --arch cnn');
   (['hidden', 'epochs', 'batch', 'groups', 'workers'] as const).forEach(posInt);
   if (c.workers > 1 && c.backend !== 'wasm' && c.backend !== 'auto') fail('workers', c.workers, 'worker threads run tfjs-wasm; use --backend wasm or --workers 1');
   if (c.workers > c.batch) fail('workers', c.workers, `use at most --batch (${c.batch}) workers`);

@@ -118,7 +118,8 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
         const stepsPerSec = recent.length > 1 ? ((recent.length - 1) * 1000) / (now - recent[0]!) : 1000 / (now - started);
         emit({ type: 'step', step: step + 1, totalSteps, epoch: epoch + 1, loss, lr, stepsPerSec, etaSec: (totalSteps - step - 1) / stepsPerSec, subnets: subnets.map(subnetId) });
       }
-      const checks = config.evalEachEpoch && data.test.n > 0 ? evaluateSubnets(model, data.test, { depth: [config.depths[0]!, model.depth], width: [config.widths[0]!, 1] }) : [];
+      const ends = { depth: [...new Set([config.depths[0]!, model.depth])], width: [...new Set([config.widths[0]!, 1])] };
+      const checks = config.evalEachEpoch && data.test.n > 0 ? evaluateSubnets(model, data.test, ends) : [];
       emit({
         type: 'epoch', epoch: epoch + 1, epochs: config.epochs, trainLoss: epochLoss / stepsPerEpoch,
         checks: checks.filter((c) => c.id === subnetId(lattice[0]!) || c.id === subnetId(lattice[lattice.length - 1]!)),

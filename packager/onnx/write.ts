@@ -24,6 +24,9 @@ const NODE_SPECS: Record<OpType, { inputs: [number, number]; attrs: Partial<Reco
   Add: { inputs: [2, 2], attrs: {} },
   Relu: { inputs: [1, 1], attrs: {} },
   Concat: { inputs: [1, Infinity], attrs: { axis: 'int' } },
+  Slice: { inputs: [4, 4], attrs: {} },
+  Split: { inputs: [2, 2], attrs: { axis: 'int' } },
+  Pad: { inputs: [2, 2], attrs: {} },
 };
 
 const ATTR_ENCODERS: { [K in AttrValue['kind']]: (v: Extract<AttrValue, { kind: K }>['value']) => Record<string, unknown> } = {

@@ -1,17 +1,29 @@
 /**
- * Graph builders per architecture, keyed by the manifest's `arch`.
+ * Graph builders per architecture, keyed by the manifest's `arch`. The MLP is built in; CNN
+ * and GPT register themselves from their own entries (runtime/arch-cnn.ts, runtime/arch-gpt.ts),
+ * so the browser bundle carries only what an app imports.
  *
  * @example
  * const g = subnetGraph(manifest, { depth: 1, width: 0.25 });
  * g.outputs[0].name; // 'logits'
  */
-import type { GraphDef } from '../graph.js';
+import type { GraphDef, TensorBytes } from '../graph.js';
 import type { Arch, Dim, IoEntry, Levels, Manifest } from '../manifest-types.js';
-import { CNN_GRAPHS } from './cnn.js';
-import { GPT_CONFIG_KEYS, gptActivationBytes, gptGraph, gptIo, gptMacs, type GptConfig } from './gpt.js';
 import { MLP_CONFIG_KEYS, mlpActivationBytes, mlpGraph, mlpIo, mlpMacs, type MlpConfig } from './mlp.js';
+import { mlpSwitch } from './mlp-switch.js';
 
 type Dims = Partial<Record<Dim, number[]>>;
+
+/** One graph that runs every subnet with each stored block resident once (`mode: 'lean'`). */
+export interface SwitchGraph {
+  graph: GraphDef;
+  /** The graph's own small int64 constants (not stored in the file). */
+  consts: Map<string, TensorBytes>;
+  /** Name of the int64 input that picks the subnet per call. */
+  routeInput: string;
+  /** That input's values for a subnet at a batch size. */
+  route(levels: Levels, batch: number): BigInt64Array;
+}
 
 export interface ArchGraphs {
   /** Config keys, each a positive integer. */
@@ -23,10 +35,11 @@ export interface ArchGraphs {
   graph(config: Record<string, number>, dims: Dims, levels: Levels): GraphDef;
   macs(config: Record<string, number>, dims: Dims, levels: Levels): number;
   activationBytes(config: Record<string, number>, dims: Dims, levels: Levels): number;
+  /** The switch graph over every subnet; absent: lean mode is not available for this arch. */
+  switchGraph?(manifest: Manifest): SwitchGraph;
 }
 
 const asMlp = (c: Record<string, number>): MlpConfig => c as unknown as MlpConfig;
-const asGpt = (c: Record<string, number>): GptConfig => c as unknown as GptConfig;
 
 export const GRAPHS: Partial<Record<Arch, ArchGraphs>> = {
   mlp: {
@@ -36,17 +49,14 @@ export const GRAPHS: Partial<Record<Arch, ArchGraphs>> = {
     graph: (c, d, l) => mlpGraph(asMlp(c), d, l),
     macs: (c, d, l) => mlpMacs(asMlp(c), d, l),
     activationBytes: (c, d, l) => mlpActivationBytes(asMlp(c), d, l),
-  },
-  cnn: CNN_GRAPHS,
-  gpt: {
-    configKeys: GPT_CONFIG_KEYS,
-    dims: ['depth', 'heads', 'ffn'],
-    io: (c) => gptIo(asGpt(c)),
-    graph: (c, d, l) => gptGraph(asGpt(c), d, l),
-    macs: (c, d, l) => gptMacs(asGpt(c), d, l),
-    activationBytes: (c, d, l) => gptActivationBytes(asGpt(c), d, l),
+    switchGraph: (m) => mlpSwitch(asMlp(m.config), m.dims),
   },
 };
+
+/** Add an architecture's builders (done by runtime/arch-cnn.ts and runtime/arch-gpt.ts on import). */
+export function registerArch(arch: Arch, graphs: ArchGraphs): void {
+  GRAPHS[arch] = graphs;
+}
 
 /** The graph of one subnet of a (validated) manifest. */
 export function subnetGraph(manifest: Manifest, levels: Levels): GraphDef {

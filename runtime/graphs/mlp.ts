@@ -50,7 +50,7 @@ function block(source: string, full: number[], ranges: [number, number][]): MlpB
 }
 
 /** The blocks of layer `i` (or the head, i = -1) added at width level `j`. */
-function levelBlocks(config: MlpConfig, units: number[], i: number, j: number): { col?: MlpBlock; row?: MlpBlock; bias?: MlpBlock } {
+export function levelBlocks(config: MlpConfig, units: number[], i: number, j: number): { col?: MlpBlock; row?: MlpBlock; bias?: MlpBlock } {
   const { inputSize, hidden, classes } = config;
   const lo = j === 0 ? 0 : units[j - 1]!;
   const hi = units[j]!;

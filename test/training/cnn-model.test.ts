@@ -8,11 +8,12 @@ import { bnStatsKey, BN_EPSILON } from '../../runtime/graphs/cnn.js';
 import { initBackend } from '../../training/backend.js';
 import { batchNormTrain, type BnActivation } from '../../training/models/batchnorm.js';
 import { conv2d } from '../../training/models/conv.js';
-import { forwardCnnSubnet, SortedCnn, type CnnConfig } from '../../training/models/cnn.js';
+import { forwardCnnSubnet, initCnnTensors, SortedCnn, type CnnConfig } from '../../training/models/cnn.js';
+import { softmaxCrossEntropy } from '../../training/models/loss.js';
 import { Rng } from '../../training/rng.js';
 import { latticeOf } from '../../training/spec.js';
 import { randomImages } from '../cnn-fixture.js';
-import { convOutSize, dot, finiteDiff, refConv, type ConvShape } from './cnn-helpers.js';
+import { convOutSize, dot, finiteDiff, refCnnLoss, refConv, type ConvShape } from './cnn-helpers.js';
 import { maxAbsDiff, randomArray } from './helpers.js';
 
 before(async () => {
@@ -97,6 +98,49 @@ for (const s of [
     const dw = maxAbsDiff(gw!, finiteDiff(w64, (p) => dot(refConv(x64, p, s), dy)));
     console.log(`  y maxdiff ${dy1.toExponential(2)}, dx ${dx.toExponential(2)}, dW ${dw.toExponential(2)}`);
     assert.ok(dy1 < 1e-5 && dx < 1e-4 && dw < 1e-4);
+  });
+}
+
+for (const stemStride of [1, 2]) {
+  void test(`whole-model gradient of a sliced subnet (stemStride ${stemStride}) matches float64 finite differences of a reference CNN`, () => {
+    const config: CnnConfig = { imageSize: 6, inChannels: 1, classes: 3, channels: 3, stages: 2, blocks: 2, stemStride };
+    const rng = new Rng(21);
+    const tensors = initCnnTensors(config, rng);
+    for (const [name, t] of Object.entries(tensors)) if (/bn.*\.(weight|bias)$/.test(name)) for (let i = 0; i < t.data.length; i++) t.data[i] = name.endsWith('weight') ? rng.uniform(0.5, 1.5) : rng.uniform(-0.3, 0.3);
+    const model = SortedCnn.fromTensors(tensors, config, { trainable: true });
+    const n = 4;
+    const x = randomImages(n, config, rng);
+    const labels = [0, 2, 1, 2];
+    const levels = { depth: 2, width: 0.67 }; // 2 of 3 channels, then 4 of 6
+    const { loss, grads } = tf.tidy(() => {
+      const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 3) as tf.Tensor2D;
+      const { value, grads } = tf.variableGrads(() => softmaxCrossEntropy(model.forward(tf.tensor2d(x, [n, 36]), levels), y), model.variables());
+      const out: Record<string, Float32Array> = {};
+      for (const [name, g] of Object.entries(grads)) out[model.tensorName(name)!] = g.dataSync() as Float32Array;
+      return { loss: value.dataSync()[0]!, grads: out };
+    });
+    const ref = Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k, { dims: t.dims, data: Float64Array.from(t.data) }]));
+    const refLoss = () => refCnnLoss(ref, config, levels.depth, levels.width, x, labels, n);
+    assert.ok(Math.abs(loss - refLoss()) < 1e-5, `loss ${loss} vs reference ${refLoss()}`);
+    let worst = 0;
+    let checked = 0;
+    for (const [name, t] of Object.entries(ref)) {
+      const g = grads[name]!;
+      for (let probe = 0; probe < 4; probe++) {
+        const i = rng.int(t.data.length);
+        const keep = t.data[i]!;
+        t.data[i] = keep + 1e-4;
+        const up = refLoss();
+        t.data[i] = keep - 1e-4;
+        const down = refLoss();
+        t.data[i] = keep;
+        worst = Math.max(worst, Math.abs(g[i]! - (up - down) / 2e-4));
+        checked++;
+      }
+    }
+    console.log(`  ${checked} parameters, gradient maxdiff ${worst.toExponential(2)}`);
+    assert.ok(worst < 1e-3, `gradient maxdiff ${worst}`);
+    model.dispose();
   });
 }
 

@@ -1,0 +1,15 @@
+import * as ort from 'onnxruntime-node';
+import { packCheckpoint } from '../packager/pack.js';
+import { mlpCheckpoint, randomArray, rng } from '../test/packager/fixture.js';
+import { switchModel } from '../runtime/switch.js';
+const hidden = Number(process.env.H ?? 2048);
+const { bytes, manifest } = packCheckpoint(mlpCheckpoint({ inputSize: 784, hidden, classes: 10 }, { depth: [1, 2, 3], width: [0.25, 0.5, 0.75, 1] }, 1));
+const opts: any = { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', ...(process.env.OPT ? { graphOptimizationLevel: process.env.OPT } : {}), ...(process.env.NOARENA ? { enableCpuMemArena: false } : {}), ...(process.env.NOPAT ? { enableMemPattern: false } : {}) };
+const { model, sw } = switchModel(manifest, bytes, manifest.subnets, 'm');
+const lean = await ort.InferenceSession.create(model, opts);
+const G = sw.route('d1-w25').length;
+const x = new ort.Tensor('float32', randomArray(784, rng(1)), [1, 784]);
+const none = new ort.Tensor('int64', new BigInt64Array(G), [G]);
+const small = new ort.Tensor('int64', sw.route('d1-w25'), [G]);
+const t = async (r: ort.Tensor) => { const a: number[] = []; for (let i = 0; i < 3000; i++) { const t0 = performance.now(); await lean.run({ input: x, [sw.routeInput]: r }); a.push(performance.now() - t0); } a.sort((p, q) => p - q); return (a[1500]! * 1000).toFixed(0); };
+for (let k = 0; k < 2; k++) console.log(`nodes ${sw.graph.nodes.length}: none ${await t(none)}us, d1-w25 ${await t(small)}us`);

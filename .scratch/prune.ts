@@ -1,0 +1,12 @@
+import * as ort from 'onnxruntime-node';
+import { encodeModel } from '../runtime/onnx.js';
+import type { GraphNode, TensorBytes } from '../runtime/graph.js';
+const node = (op: string, inputs: string[], y: string): GraphNode => ({ op, inputs, outputs: [y], attrs: {} } as unknown as GraphNode);
+const N = 2048;
+const a = new Float32Array(N * N).map(() => Math.random() - 0.5);
+const tensors = new Map<string, TensorBytes>([['w', { dims: [N, N], dtype: 'float32', bytes: new Uint8Array(a.buffer) }]]);
+const g = { name: 'g', inputs: [{ name: 'x', dtype: 'float32' as const, dims: ['b', N] }], outputs: [{ name: 'cheap', dtype: 'float32' as const, dims: ['b', N] }, { name: 'big', dtype: 'float32' as const, dims: ['b', N] }], nodes: [node('Relu', ['x'], 'cheap'), node('MatMul', ['x', 'w'], 'm1'), node('MatMul', ['m1', 'w'], 'm2'), node('MatMul', ['m2', 'w'], 'big')], initializers: ['w'] };
+const s = await ort.InferenceSession.create(encodeModel(g, tensors, { opset: 17, metadata: [] }), { intraOpNumThreads: 1 });
+const x = new ort.Tensor('float32', new Float32Array(N * 32), [32, N]);
+const t = async (f?: string[]) => { const v: number[] = []; for (let i = 0; i < 100; i++) { const t0 = performance.now(); await (f ? s.run({ x }, f) : s.run({ x })); v.push(performance.now() - t0); } v.sort((p, q) => p - q); return v[50]!.toFixed(3); };
+console.log('all', await t(), 'cheap only', await t(['cheap']), 'big only', await t(['big']));

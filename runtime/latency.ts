@@ -1,0 +1,111 @@
+/**
+ * Latency estimates: a device model fitted by calibration (ms ≈ overheadMs + msPerMac · MACs ·
+ * batch), corrected per subnet by an exponential moving average of observed call times, so
+ * selection follows load and CPU throttling by itself. A subnet not observed yet uses the
+ * average correction of those that were. The estimate is a high quantile (about p95):
+ * `base · (scale + 2 · dev)`, with `scale` the EMA of observed/base and `dev` the EMA of its
+ * absolute deviation.
+ *
+ * @example
+ * const est = new LatencyEstimator({ overheadMs: 0.05, msPerMac: 1e-6 });
+ * est.observe(subnet, 1, 0.4); // a call took 0.4 ms
+ * est.latencyMs(subnet, 1);    // ≈ 0.4 after a few calls
+ * JSON.stringify(est.calibration()); // save it; load(src, { ort, calibration }) reuses it
+ */
+import { rejectUnknownKeys, SortedNetError } from './errors.js';
+import type { SubnetEntry } from './manifest-types.js';
+
+/** Latency per call ≈ overheadMs + msPerMac · MACs · batch. */
+export interface LatencyModel {
+  overheadMs: number;
+  msPerMac: number;
+}
+
+/** What calibration measured and calls taught, as JSON; pass it back to `load()` to skip calibration. */
+export interface Calibration {
+  format: 'sortednet-calibration';
+  version: 1;
+  latency: LatencyModel;
+  /** Per subnet id: EMA of observed/base time, EMA of its absolute deviation, calls seen. */
+  observed: Record<string, { scale: number; dev: number; calls: number }>;
+}
+
+/** Weight of the newest call in the moving averages. */
+export const EMA_ALPHA = 0.2;
+
+interface Ema {
+  scale: number;
+  dev: number;
+  calls: number;
+}
+
+function update(e: Ema | undefined, r: number): Ema {
+  if (!e) return { scale: r, dev: 0.1 * r, calls: 1 };
+  const dev = e.dev + EMA_ALPHA * (Math.abs(r - e.scale) - e.dev);
+  return { scale: e.scale + EMA_ALPHA * (r - e.scale), dev, calls: e.calls + 1 };
+}
+
+export class LatencyEstimator {
+  private readonly observed = new Map<string, Ema>();
+  private all: Ema | undefined;
+
+  constructor(readonly model: LatencyModel, saved: Calibration['observed'] = {}) {
+    for (const [id, e] of Object.entries(saved)) {
+      this.observed.set(id, { ...e });
+      this.all = update(this.all, e.scale);
+    }
+  }
+
+  /** The calibrated model's time, before corrections. */
+  base(s: SubnetEntry, batch = 1): number {
+    return this.model.overheadMs + this.model.msPerMac * s.macs * batch;
+  }
+
+  /** About the p95 of a call's time, in ms. */
+  latencyMs(s: SubnetEntry, batch = 1): number {
+    const e = this.observed.get(s.id) ?? this.all ?? { scale: 1, dev: 0 };
+    return this.base(s, batch) * (e.scale + 2 * e.dev);
+  }
+
+  /** Whether the estimate comes from this subnet's own calls. */
+  source(s: SubnetEntry): 'observed' | 'calibration' {
+    return this.observed.has(s.id) ? 'observed' : 'calibration';
+  }
+
+  observe(s: SubnetEntry, batch: number, ms: number): void {
+    const r = ms / this.base(s, batch);
+    if (!(r > 0 && r < Infinity)) return;
+    this.observed.set(s.id, update(this.observed.get(s.id), r));
+    this.all = update(this.all, r);
+  }
+
+  calibration(): Calibration {
+    return { format: 'sortednet-calibration', version: 1, latency: { ...this.model }, observed: Object.fromEntries(this.observed) };
+  }
+}
+
+/** Check a saved calibration (the JSON of `model.calibration`); returns it typed. */
+export function checkCalibration(c: unknown, where = 'load().calibration'): Calibration {
+  const fail = (field: string, found: string): never => {
+    throw new SortedNetError({ code: 'BAD_OPTION', file: '<api>', field, found, fix: 'pass the value of model.calibration (or JSON.parse of it) unchanged' });
+  };
+  const obj = (v: unknown, field: string, keys: readonly string[]): Record<string, unknown> => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(field, `${JSON.stringify(v)}, not an object`);
+    rejectUnknownKeys(v as object, keys, { file: '<api>', field, code: 'BAD_OPTION' });
+    return v as Record<string, unknown>;
+  };
+  const num = (v: unknown, field: string): void => {
+    if (typeof v !== 'number' || !(v >= 0) || v === Infinity) fail(field, JSON.stringify(v));
+  };
+  const top = obj(c, where, ['format', 'version', 'latency', 'observed']);
+  if (top.format !== 'sortednet-calibration') fail(`${where}.format`, JSON.stringify(top.format));
+  if (top.version !== 1) fail(`${where}.version`, JSON.stringify(top.version));
+  const lat = obj(top.latency, `${where}.latency`, ['overheadMs', 'msPerMac']);
+  num(lat.overheadMs, `${where}.latency.overheadMs`);
+  num(lat.msPerMac, `${where}.latency.msPerMac`);
+  for (const [id, e] of Object.entries(obj(top.observed, `${where}.observed`, Object.keys(top.observed ?? {})))) {
+    const o = obj(e, `${where}.observed.${id}`, ['scale', 'dev', 'calls']);
+    for (const k of ['scale', 'dev', 'calls']) num(o[k], `${where}.observed.${id}.${k}`);
+  }
+  return c as Calibration;
+}
