@@ -2,7 +2,10 @@
 
 Usage: python3 bench/torch_step.py --hidden 512 --depth 3 --batch 128 --steps 200 --threads 1
 Prints one JSON line: {"ms_per_step": ..., "threads": ..., "torch": ...}.
+With --serve it stays up: each line N on stdin runs N steps and answers one such JSON line,
+so the caller can interleave PyTorch with its own measurements.
 """
+import sys
 import argparse
 import json
 import time
@@ -20,6 +23,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--warmup", type=int, default=20)
     p.add_argument("--threads", type=int, default=0, help="0: torch default")
+    p.add_argument("--serve", action="store_true", help="answer step counts read from stdin")
     a = p.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)
@@ -42,13 +46,22 @@ def main() -> None:
         opt.step()
         return loss.item()
 
+    def measure(steps: int) -> None:
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        ms = (time.perf_counter() - t0) * 1000 / steps
+        print(json.dumps({"ms_per_step": ms, "threads": torch.get_num_threads(), "torch": torch.__version__}), flush=True)
+
     for _ in range(a.warmup):
         step()
-    t0 = time.perf_counter()
-    for _ in range(a.steps):
-        step()
-    ms = (time.perf_counter() - t0) * 1000 / a.steps
-    print(json.dumps({"ms_per_step": ms, "threads": torch.get_num_threads(), "torch": torch.__version__}))
+    if not a.serve:
+        measure(a.steps)
+        return
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        if line.strip():
+            measure(max(1, int(line)))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,139 @@
+/**
+ * The file's bytes as the runtime sees them: the manifest first, then verified prefixes. Each
+ * segment (manifest `segments`) is checked against its SHA-256 with WebCrypto as it arrives.
+ * Downloads report progress in the shape transformers.js uses, can be kept in the browser's
+ * Cache API, and continue in the background after the first subnet can run.
+ *
+ * @example
+ * const bytes = await ModelBytes.open(openSource(url, {}), { emit: console.log });
+ * await bytes.upTo(bytes.manifest.subnets[0].prefixBytes); // { status: 'progress', loaded, total, ... }
+ */
+import { SortedNetError } from './errors.js';
+import { scanManifest, readManifest, type Manifest, type SegmentEntry } from './manifest.js';
+import type { ByteSource } from './source.js';
+
+/** Download and readiness events (`load(src, { onProgress })`), shaped like transformers.js's. */
+export type ProgressEvent =
+  | { status: 'initiate' | 'progress' | 'done'; name: string; file: string; loaded: number; total: number; progress: number }
+  | { status: 'ready' | 'subnet-ready'; name: string; file: string; subnet: string }
+  | { status: 'warning'; name: string; file: string; code: string; message: string; subnet?: string };
+
+/** Bytes read first to find the manifest; more are read if it is longer. */
+const MANIFEST_PROBE = 64 * 1024;
+
+export interface BytesOptions {
+  /** Check segments against the manifest's SHA-256. @defaultValue true */
+  verify?: boolean;
+  /** Cache API cache name (browser only). @defaultValue none */
+  cache?: string;
+  emit?: (e: ProgressEvent) => void;
+}
+
+const hex = (b: ArrayBuffer): string => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, '0')).join('');
+
+export class ModelBytes {
+  /** Per segment: its verification, once started. */
+  private readonly checks: (Promise<void> | undefined)[] = [];
+  private readonly segments: (SegmentEntry & { start: number })[];
+  /** Bytes held so far (Infinity once the whole file is in). */
+  private held = 0;
+
+  private constructor(readonly src: ByteSource, readonly manifest: Manifest, manifestEnd: number, private readonly opts: BytesOptions) {
+    let start = manifestEnd;
+    this.segments = (manifest.segments ?? []).map((s) => {
+      const seg = { ...s, start };
+      start = s.end;
+      return seg;
+    });
+  }
+
+  static async open(src: ByteSource, opts: BytesOptions = {}): Promise<ModelBytes> {
+    const file = src.name.split(/[/\\]/).pop() ?? src.name;
+    const event = (status: 'initiate' | 'progress' | 'done', loaded: number, total = loaded): void =>
+      opts.emit?.({ status, name: src.name, file, loaded, total, progress: total ? (100 * loaded) / total : 0 });
+    if (src.remote) {
+      event('initiate', 0, 0);
+      src.onBytes = (loaded, total) => {
+        event('progress', loaded, total ?? loaded);
+        if (loaded === total) event('done', loaded, total);
+      };
+    }
+    for (let want = MANIFEST_PROBE; ;) {
+      const bytes = await src.prefix(want);
+      const found = scanManifest(bytes, src.name);
+      if ('manifest' in found) return new ModelBytes(src, found.manifest, found.end, opts);
+      if (bytes.length < want) readManifest(bytes, src.name); // throws: the file ends before the manifest
+      want = found.needBytes;
+    }
+  }
+
+  get name(): string {
+    return this.src.name;
+  }
+
+  /** Bytes up to the end of the file's last segment (or tensor). */
+  get fileEnd(): number {
+    return this.segments.at(-1)?.end ?? Math.max(...this.manifest.tensors.map((t) => t.offset + t.length));
+  }
+
+  /** Whether `[0, end)` has arrived (without waiting). */
+  has(end: number): boolean {
+    return this.held >= end;
+  }
+
+  /** The first `end` bytes (at least), verification started; await `verified(end)` before trusting them. */
+  async upTo(end: number): Promise<Uint8Array> {
+    if (this.opts.cache) await this.fromCache(end);
+    const bytes = await this.src.prefix(end);
+    this.held = Math.max(this.held, this.src.size !== undefined && bytes.length >= this.src.size ? Infinity : bytes.length);
+    this.segments.forEach((s, i) => {
+      if (s.end <= bytes.length && !this.checks[i]) this.checks[i] = this.check(i, bytes.subarray(s.start, s.end));
+    });
+    return bytes;
+  }
+
+  /** Resolves when every segment before `end` matched its hash; throws BAD_ONNX otherwise. */
+  async verified(end: number): Promise<void> {
+    await Promise.all(this.segments.map((s, i) => (s.start < end ? this.checks[i] : undefined)));
+  }
+
+  private async check(i: number, bytes: Uint8Array): Promise<void> {
+    const s = this.segments[i]!;
+    const subtle = globalThis.crypto?.subtle;
+    if (this.opts.verify === false) return;
+    if (!subtle) {
+      this.opts.emit?.({ status: 'warning', name: this.name, file: this.name, code: 'UNVERIFIED', message: 'crypto.subtle is missing (not a secure context), so downloads are not verified' });
+      return;
+    }
+    const got = hex(await subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
+    if (got !== s.sha256) {
+      throw new SortedNetError({ code: 'BAD_ONNX', file: this.name, field: `sortednet.segments[${i}]`, found: `bytes ${s.start}-${s.end} hash to ${got.slice(0, 12)}…, not ${s.sha256.slice(0, 12)}… (corrupt or changed file)`, fix: 'download the file again; if it persists, re-pack it and clear caches' });
+    }
+    if (this.opts.cache && this.src.remote) await this.toCache(s.sha256, bytes).catch(() => undefined);
+  }
+
+  private key(sha256: string): string {
+    const url = new URL(this.name, globalThis.location?.href);
+    url.searchParams.set('sortednet-sha256', sha256);
+    return url.href;
+  }
+
+  private async toCache(sha256: string, bytes: Uint8Array): Promise<void> {
+    const cache = await globalThis.caches?.open(this.opts.cache!);
+    await cache?.put(this.key(sha256), new Response(bytes as Uint8Array<ArrayBuffer>));
+  }
+
+  /** Supply cached segments that continue the bytes held so far. */
+  private async fromCache(end: number): Promise<void> {
+    if (!this.src.supply || !globalThis.caches) return;
+    const cache = await caches.open(this.opts.cache!);
+    for (const s of this.segments) {
+      const have = (await this.src.prefix(0)).length;
+      if (s.end <= have) continue;
+      if (s.start > have || s.start >= end) return;
+      const hit = await cache.match(this.key(s.sha256));
+      if (!hit) return;
+      this.src.supply(new Uint8Array(await hit.arrayBuffer()).subarray(have - s.start));
+    }
+  }
+}
