@@ -8,10 +8,14 @@
  * const model = await SortedModel.load(bytes, { ort, budget: { memoryMB: 2 } });
  * model.subnets.map((s) => s.id); // ['d1-w25', ..., 'd3-w100']
  */
-export { SortedModel, type LoadOptions, type RunOptions, type SubnetInfo } from './sorted-model.js';
+export { SortedModel, type Explanation, type LoadOptions, type RunOptions, type SubnetInfo } from './sorted-model.js';
+export type { Mode } from './sessions.js';
+export type { ProgressEvent } from './loader.js';
+export { LatencyEstimator, EMA_ALPHA, type Calibration } from './latency.js';
+export { registerArch, type ArchGraphs, type SwitchGraph } from './graphs/index.js';
 export { SortedNetError, type SortedNetErrorCode, type SortedNetErrorInit } from './errors.js';
 export { readManifest, findSubnet, type ManifestLocation } from './manifest.js';
-export type { Arch, Dim, DType, IoEntry, Levels, Manifest, SubnetEntry, SubnetMetrics, TensorEntry } from './manifest-types.js';
+export type { Arch, Dim, DType, IoEntry, Levels, Manifest, SegmentEntry, SubnetEntry, SubnetMetrics, TensorEntry } from './manifest-types.js';
 export { MANIFEST_FORMAT, MANIFEST_KEY, MANIFEST_VERSION } from './manifest-types.js';
 export { validateManifest } from './validate.js';
 export { selectSubnet, estimate, DEFAULT_LATENCY, BUDGET_KEYS, type Budget, type Estimate, type LatencyModel } from './select.js';

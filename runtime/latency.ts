@@ -49,7 +49,8 @@ export class LatencyEstimator {
   private readonly observed = new Map<string, Ema>();
   private all: Ema | undefined;
 
-  constructor(readonly model: LatencyModel, saved: Calibration['observed'] = {}) {
+  /** `learn: false` keeps estimates at the model's (a fixed `latencyModel`). */
+  constructor(readonly model: LatencyModel, saved: Calibration['observed'] = {}, private readonly learn = true) {
     for (const [id, e] of Object.entries(saved)) {
       this.observed.set(id, { ...e });
       this.all = update(this.all, e.scale);
@@ -74,7 +75,7 @@ export class LatencyEstimator {
 
   observe(s: SubnetEntry, batch: number, ms: number): void {
     const r = ms / this.base(s, batch);
-    if (!(r > 0 && r < Infinity)) return;
+    if (!this.learn || !(r > 0 && r < Infinity)) return;
     this.observed.set(s.id, update(this.observed.get(s.id), r));
     this.all = update(this.all, r);
   }

@@ -76,6 +76,14 @@ export class ModelBytes {
     return this.segments.at(-1)?.end ?? Math.max(...this.manifest.tensors.map((t) => t.offset + t.length));
   }
 
+  /** Drop the bytes held (when every engine is built); later reads fetch them again and re-verify. */
+  release(): void {
+    if (!this.src.release) return;
+    this.src.release();
+    this.held = 0;
+    this.checks.length = 0;
+  }
+
   /** Whether `[0, end)` has arrived (without waiting). */
   has(end: number): boolean {
     return this.held >= end;
@@ -87,7 +95,9 @@ export class ModelBytes {
     const bytes = await this.src.prefix(end);
     this.held = Math.max(this.held, this.src.size !== undefined && bytes.length >= this.src.size ? Infinity : bytes.length);
     this.segments.forEach((s, i) => {
-      if (s.end <= bytes.length && !this.checks[i]) this.checks[i] = this.check(i, bytes.subarray(s.start, s.end));
+      if (s.end > bytes.length || this.checks[i]) return;
+      this.checks[i] = this.check(i, bytes.subarray(s.start, s.end));
+      this.checks[i]!.catch(() => undefined); // reported to whoever awaits verified()
     });
     return bytes;
   }

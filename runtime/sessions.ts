@@ -1,108 +1,199 @@
 /**
- * One ORT session per subnet, created on first use from the bytes the subnet needs, cached
- * (least recently used first out, beyond `cacheMB`), with runs on each session serialized
- * (onnxruntime-web requires it).
+ * Engines that run subnets, and the policy that picks them from the memory cap (`cacheMB`):
+ *
+ * - `fast`: one static ORT session per subnet (its folded weights), created on first use and
+ *   kept while their weights fit `cacheMB`, least recently used out first;
+ * - `lean`: one switch session holds every block once and runs any subnet per call
+ *   (graphs/index.ts `switchGraph`). Room left under `cacheMB` holds static sessions as above;
+ * - `auto`: `fast` when every subnet's static session fits `cacheMB`, else `lean` when the full
+ *   weights fit, else `fast` within `cacheMB`.
+ *
+ * Runs on one session are serialized (onnxruntime-web requires it).
  *
  * @example
- * const cache = new SessionCache(ort, source, manifest, {});
- * const outputs = await cache.run(manifest.subnets[0], feeds);
+ * const engines = new Engines(ort, bytes, { mode: 'lean' });
+ * await engines.run(manifest.subnets[0], feeds, 1); // { outputs, ms, first }
  */
 import { SortedNetError } from './errors.js';
-import type { Manifest, SubnetEntry } from './manifest-types.js';
-import type { OrtLike, OrtSessionLike } from './ort.js';
-import type { ByteSource } from './source.js';
-import { subnetModel } from './subnet.js';
+import { GRAPHS, type SwitchGraph } from './graphs/index.js';
+import type { ModelBytes } from './loader.js';
+import type { SubnetEntry } from './manifest-types.js';
+import { encodeModel } from './onnx.js';
+import type { OrtLike, OrtSessionLike, OrtTensorLike } from './ort.js';
+import { Chain } from './source.js';
+import { subnetModel, tensorBytes } from './subnet.js';
 
-interface Slot {
-  subnet: SubnetEntry;
+/** How subnets get sessions: see the module comment. */
+export type Mode = 'auto' | 'fast' | 'lean';
+
+interface Engine {
+  /** Subnet id, or '' for the switch session. */
+  id: string;
+  bytes: number;
   session: Promise<OrtSessionLike>;
-  /** Tail of this session's run queue. */
-  queue: Promise<unknown>;
+  chain: Chain;
   lastUsed: number;
+  runs: number;
+  sw?: SwitchGraph;
+  /** A static session serving until the switch session can be built (bytes still arriving). */
+  temporary?: boolean;
 }
 
-export class SessionCache {
-  private readonly slots = new Map<string, Slot>();
+export interface EngineOptions {
+  mode?: Mode;
+  cacheMB?: number;
+  sessionOptions?: Record<string, unknown>;
+}
+
+export interface RunResult {
+  outputs: Record<string, any>;
+  /** Time inside `session.run`, in ms. */
+  ms: number;
+  /** The engine's first run (slower: ORT allocates), not a fair sample. */
+  first: boolean;
+}
+
+export class Engines {
+  /** The mode in effect, after `auto` is resolved. */
+  readonly mode: 'fast' | 'lean';
+  private readonly statics = new Map<string, Engine>();
+  private switch?: Engine;
   private clock = 0;
+  /** Bytes that static sessions may hold (beyond the switch session in lean mode). */
+  private readonly room: number;
+  private readonly routes = new Map<string, OrtTensorLike>();
 
-  constructor(
-    private readonly ort: OrtLike,
-    private readonly source: ByteSource,
-    private readonly manifest: Manifest,
-    private readonly options: { sessionOptions?: Record<string, unknown>; cacheMB?: number },
-  ) {}
+  constructor(private readonly ort: OrtLike, private readonly bytes: ModelBytes, private readonly opts: EngineOptions) {
+    const m = bytes.manifest;
+    const cap = (opts.cacheMB ?? Infinity) * 2 ** 20;
+    const full = m.tensors.reduce((a, t) => a + t.length, 0);
+    const lean = GRAPHS[m.arch]?.switchGraph !== undefined && m.subnets.length > 1;
+    const auto = m.subnets.reduce((a, s) => a + s.bytes, 0) <= cap || full > cap ? 'fast' : 'lean';
+    this.mode = !lean || opts.mode === 'fast' ? 'fast' : opts.mode === 'lean' ? 'lean' : auto;
+    this.room = this.mode === 'fast' ? cap : opts.cacheMB === undefined ? 0 : cap - full;
+  }
 
-  /** Ids with a live (or loading) session, least recently used first. */
+  /** True when lean was asked for but this arch has no switch graph. */
+  get leanUnavailable(): boolean {
+    return this.opts.mode === 'lean' && this.mode === 'fast';
+  }
+
+  /** Ids with a live static session, least recently used first. */
   get cached(): string[] {
-    return [...this.slots.values()].sort((a, b) => a.lastUsed - b.lastUsed).map((s) => s.subnet.id);
+    return [...this.statics.values()].sort((a, b) => a.lastUsed - b.lastUsed).map((e) => e.id);
   }
 
-  private async create(subnet: SubnetEntry): Promise<OrtSessionLike> {
-    const bytes = await this.source.prefix(subnet.prefixBytes);
-    const model = subnetModel(this.manifest, bytes, subnet.id, this.source.name);
-    try {
-      return await this.ort.InferenceSession.create(model, this.options.sessionOptions ?? {});
-    } catch (err) {
-      throw new SortedNetError({
-        code: 'BAD_ONNX',
-        file: this.source.name,
-        field: `subnet ${subnet.id}`,
+  /** Whether the switch session is built. */
+  get switchReady(): boolean {
+    return this.switch !== undefined;
+  }
+
+  /** Build (or find) the engine that serves `s`. */
+  async prepare(s: SubnetEntry): Promise<void> {
+    await this.engine(s).session;
+  }
+
+  async run(s: SubnetEntry, feeds: Record<string, OrtTensorLike>, batch: number): Promise<RunResult> {
+    const e = this.engine(s);
+    return e.chain.run(async () => {
+      const session = await e.session;
+      if (e.sw) feeds = { ...feeds, [e.sw.routeInput]: this.route(e.sw, s, batch) };
+      const t0 = performance.now();
+      const outputs = await session.run(feeds);
+      return { outputs, ms: performance.now() - t0, first: e.runs++ === 0 };
+    });
+  }
+
+  private engine(s: SubnetEntry): Engine {
+    const hit = this.statics.get(s.id);
+    const e = hit ?? (this.mode === 'fast' || s.bytes <= this.room ? this.addStatic(s, false)
+      : this.switch ?? (this.bytes.src.remote && !this.bytes.has(this.bytes.fileEnd) ? this.addStatic(s, true) : this.addSwitch()));
+    e.lastUsed = ++this.clock;
+    return e;
+  }
+
+  private track(e: Engine, create: () => Promise<OrtSessionLike>, forget: () => void): Engine {
+    e.session = create().catch((err: unknown) => {
+      forget(); // a failed creation is not kept, so the next call retries
+      throw err instanceof SortedNetError ? err : new SortedNetError({
+        code: 'BAD_ONNX', file: this.bytes.name, field: e.id ? `subnet ${e.id}` : 'switch graph',
         found: `onnxruntime could not create a session: ${(err as Error).message}`,
-        fix: 'check sessionOptions (execution providers) and that the file is not corrupt',
-        cause: err,
+        fix: 'check sessionOptions (execution providers) and that the file is not corrupt', cause: err,
       });
+    });
+    e.session.catch(() => undefined);
+    return e;
+  }
+
+  private async session(model: Uint8Array, end: number): Promise<OrtSessionLike> {
+    const session = await this.ort.InferenceSession.create(model, this.opts.sessionOptions ?? {});
+    try {
+      await this.bytes.verified(end); // hashing ran alongside session creation
+    } catch (err) {
+      await session.release();
+      throw err;
     }
+    return session;
   }
 
-  /** The subnet's session, created if needed. */
-  session(subnet: SubnetEntry): Promise<OrtSessionLike> {
-    return this.slot(subnet).session;
+  private addStatic(s: SubnetEntry, temporary: boolean): Engine {
+    const e: Engine = { id: s.id, bytes: s.bytes, session: Promise.resolve(undefined as never), chain: new Chain(), lastUsed: 0, runs: 0, temporary };
+    this.statics.set(s.id, e);
+    this.track(e, async () => this.session(subnetModel(this.bytes.manifest, await this.bytes.upTo(s.prefixBytes), s.id, this.bytes.name), s.prefixBytes), () => this.statics.get(s.id) === e && this.statics.delete(s.id));
+    if (!temporary) this.evict(s.id);
+    return e;
   }
 
-  private slot(subnet: SubnetEntry): Slot {
-    let slot = this.slots.get(subnet.id);
-    if (!slot) {
-      const session = this.create(subnet);
-      const fresh: Slot = { subnet, session, queue: session.catch(() => undefined), lastUsed: 0 };
-      this.slots.set(subnet.id, fresh);
-      // A failed creation is not cached, so the next call retries.
-      session.catch(() => this.slots.get(subnet.id) === fresh && this.slots.delete(subnet.id));
-      slot = fresh;
-      this.evict(subnet.id);
+  private addSwitch(): Engine {
+    const e: Engine = { id: '', bytes: 0, session: Promise.resolve(undefined as never), chain: new Chain(), lastUsed: 0, runs: 0 };
+    this.switch = e;
+    const m = this.bytes.manifest;
+    return this.track(e, async () => {
+      const end = this.bytes.fileEnd;
+      const bytes = await this.bytes.upTo(end);
+      const sw = (e.sw = GRAPHS[m.arch]!.switchGraph!(m));
+      const tensors = new Map(sw.consts);
+      for (const name of sw.graph.initializers) if (!tensors.has(name)) tensors.set(name, tensorBytes(m, name, bytes, this.bytes.name));
+      const session = await this.session(encodeModel(sw.graph, tensors, { opset: m.opset, metadata: [] }), end);
+      for (const t of [...this.statics.values()].filter((x) => x.temporary)) this.drop(t);
+      if (this.room <= 0) this.bytes.release(); // every subnet runs on the switch now
+      return session;
+    }, () => this.switch === e && (this.switch = undefined));
+  }
+
+  private route(sw: SwitchGraph, s: SubnetEntry, batch: number): OrtTensorLike {
+    const key = `${s.id}:${batch}`;
+    let t = this.routes.get(key);
+    if (!t) {
+      if (this.routes.size > 256) this.routes.clear();
+      const r = sw.route(s.levels, batch);
+      this.routes.set(key, (t = new this.ort.Tensor('int64', r, [r.length])));
     }
-    slot.lastUsed = ++this.clock;
-    return slot;
+    return t;
   }
 
-  /** Run on the subnet's session, after any run already queued on it. */
-  run(subnet: SubnetEntry, feeds: Record<string, unknown>): Promise<Record<string, any>> {
-    const slot = this.slot(subnet);
-    const result = slot.queue.then(async () => (await slot.session).run(feeds));
-    slot.queue = result.catch(() => undefined);
-    return result;
-  }
-
-  /** Release least recently used sessions until the cached weights fit in `cacheMB`. */
+  /** Release least recently used static sessions until they fit the room. */
   private evict(keep: string): void {
-    const limit = (this.options.cacheMB ?? Infinity) * 2 ** 20;
-    let total = [...this.slots.values()].reduce((a, s) => a + s.subnet.bytes, 0);
-    for (const id of this.cached) {
-      if (total <= limit) break;
-      if (id === keep) continue;
-      total -= this.slots.get(id)!.subnet.bytes;
-      void this.drop(id);
+    const statics = [...this.statics.values()].filter((e) => !e.temporary).sort((a, b) => a.lastUsed - b.lastUsed);
+    let total = statics.reduce((a, e) => a + e.bytes, 0);
+    for (const e of statics) {
+      if (total <= this.room) break;
+      if (e.id === keep) continue;
+      total -= e.bytes;
+      this.drop(e);
+    }
+    if (this.mode === 'fast' && this.statics.size === this.bytes.manifest.subnets.length) {
+      void Promise.all([...this.statics.values()].map((x) => x.session)).then(() => this.bytes.release(), () => undefined);
     }
   }
 
-  private drop(id: string): Promise<void> {
-    const slot = this.slots.get(id)!;
-    this.slots.delete(id);
-    return slot.queue
-      .then(async () => (await slot.session.catch(() => undefined))?.release())
-      .catch(() => undefined);
+  private drop(e: Engine): Promise<void> {
+    if (this.statics.get(e.id) === e) this.statics.delete(e.id);
+    if (this.switch === e) this.switch = undefined;
+    return e.chain.run(async () => (await e.session.catch(() => undefined))?.release()).catch(() => undefined);
   }
 
   async releaseAll(): Promise<void> {
-    await Promise.all([...this.slots.keys()].map((id) => this.drop(id)));
+    await Promise.all([...this.statics.values(), ...(this.switch ? [this.switch] : [])].map((e) => this.drop(e)));
   }
 }

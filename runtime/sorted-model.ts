@@ -1,21 +1,24 @@
 /**
- * SortedModel: load a packed file, pick a subnet from budgets, run and switch.
+ * SortedModel: load a packed file, pick a subnet from budgets, run and switch per call.
  *
  * @example
  * import * as ort from 'onnxruntime-web';
- * const model = await SortedModel.load('/model.onnx', { ort, budget: { latencyMs: 5 } });
+ * const model = await SortedModel.load('/model.onnx', { ort, budget: { latencyMs: 5 }, mode: 'lean' });
  * model.subnet.id; // 'd2-w50' (the most accurate subnet estimated under 5 ms)
  * const { logits } = await model.run({ input: { data: pixels, dims: [1, 784] } });
- * await model.run(feeds, { budget: { memoryMB: 1 } }); // per-call switch
- * await model.release();
+ * await model.run(feeds, { budget: { latencyMs: 1 } }); // another subnet, same weights
+ * model.explain({ latencyMs: 1 }).reason; // 'd1-w50: the most accurate of 4 subnets within budget ...'
+ * localStorage.calibration = JSON.stringify(model.calibration); // reuse: load(src, { ort, calibration })
  */
 import { calibrate } from './calibrate.js';
 import { rejectUnknownKeys, SortedNetError } from './errors.js';
 import { prepareFeeds, zeroFeeds, type FeedValue } from './feeds.js';
-import { findSubnet, readManifest, scanManifest, type Manifest, type SubnetEntry } from './manifest.js';
+import { checkCalibration, LatencyEstimator, type Calibration, type LatencyModel } from './latency.js';
+import { ModelBytes, type ProgressEvent } from './loader.js';
+import { findSubnet, type Manifest, type SubnetEntry } from './manifest.js';
 import type { OrtLike, TensorOf } from './ort.js';
-import { checkBudget, DEFAULT_LATENCY, estimate, selectSubnet, type Budget, type Estimate, type LatencyModel } from './select.js';
-import { SessionCache } from './sessions.js';
+import { checkBudget, DEFAULT_LATENCY, judge, type Budget, type Estimate } from './select.js';
+import { Engines, type Mode } from './sessions.js';
 import { openSource, type ModelSource, type SourceOptions } from './source.js';
 
 export interface LoadOptions<O extends OrtLike = OrtLike> extends SourceOptions {
@@ -25,20 +28,32 @@ export interface LoadOptions<O extends OrtLike = OrtLike> extends SourceOptions 
   budget?: Budget;
   /** Use this subnet id by default (instead of `budget`). @defaultValue undefined */
   subnet?: string;
-  /** Passed to `ort.InferenceSession.create` for every subnet session. @defaultValue {} */
+  /** `'fast'`: a session per subnet; `'lean'`: one session, weights once; `'auto'`: see docs/runtime.md. @defaultValue 'auto' */
+  mode?: Mode;
+  /** Cap on the weights held by sessions, in MB; least recently used static sessions go first. @defaultValue Infinity */
+  cacheMB?: number;
+  /** When no subnet meets a budget: throw IMPOSSIBLE_BUDGET, or use the smallest and emit a warning event. @defaultValue 'throw' */
+  onImpossible?: 'throw' | 'smallest';
+  /** Passed to `ort.InferenceSession.create` for every session. @defaultValue {} */
   sessionOptions?: Record<string, unknown>;
   /** Time the smallest subnet at load to fit latency ≈ overheadMs + msPerMac · MACs. @defaultValue true */
   calibrate?: boolean;
-  /** A known latency model; skips calibration. @defaultValue calibrated, or DEFAULT_LATENCY when `calibrate` is false */
+  /** A saved `model.calibration`: skips calibration and keeps what calls taught. @defaultValue none */
+  calibration?: Calibration;
+  /** A known, fixed latency model: skips calibration, and estimates do not learn from calls. @defaultValue calibrated, or DEFAULT_LATENCY when `calibrate` is false */
   latencyModel?: LatencyModel;
-  /** Keep sessions while their weights total at most this many MB; least recently used go first. @defaultValue Infinity */
-  cacheMB?: number;
+  /** URL sources: resolve once the smallest subnet can run and fetch the rest in the background. @defaultValue true */
+  progressive?: boolean;
+  /** Check each file segment against the manifest's SHA-256 (WebCrypto). @defaultValue true */
+  verify?: boolean;
+  /** Browser only: keep downloaded segments in the Cache API (`true` means the cache 'sortednet-v1'). @defaultValue false */
+  cache?: boolean | string;
+  /** Download progress, readiness and warnings, shaped like transformers.js's progress_callback. @defaultValue none */
+  onProgress?: (event: ProgressEvent) => void;
 }
 
-const LOAD_KEYS = ['ort', 'budget', 'subnet', 'sessionOptions', 'calibrate', 'latencyModel', 'cacheMB', 'fetch', 'rangeRequests', 'name'] as const;
-const RUN_KEYS = ['budget', 'subnet'] as const;
-/** Bytes read first to find the manifest; more are read if it is longer. */
-const MANIFEST_PROBE = 64 * 1024;
+const LOAD_KEYS = ['ort', 'budget', 'subnet', 'mode', 'cacheMB', 'onImpossible', 'sessionOptions', 'calibrate', 'calibration', 'latencyModel', 'progressive', 'verify', 'cache', 'onProgress', 'fetch', 'rangeRequests', 'name'] as const;
+const RUN_KEYS = ['budget', 'subnet', 'onImpossible'] as const;
 
 /** Per call: pick by budget (at this call's batch size) or by id; default: the model's current subnet. */
 export interface RunOptions {
@@ -46,6 +61,8 @@ export interface RunOptions {
   budget?: Budget;
   /** @defaultValue the subnet chosen at load or by `use()` */
   subnet?: string;
+  /** @defaultValue the load option */
+  onImpossible?: 'throw' | 'smallest';
 }
 
 /** A manifest subnet with this device's estimates (batch 1). */
@@ -53,22 +70,34 @@ export interface SubnetInfo extends SubnetEntry {
   estimate: Estimate;
 }
 
+/** Why `explain(budget)` would pick what it picks. */
+export interface Explanation {
+  budget: Budget;
+  batch: number;
+  /** The subnet `run(feeds, { budget })` would use now; undefined when it would throw. */
+  chosen?: string;
+  reason: string;
+  subnets: { id: string; accuracy?: number; latencyMs: number; latencyFrom: 'observed' | 'calibration'; memoryMB: number; downloaded: boolean; fits: boolean; fails: string[] }[];
+}
+
 const badOption = (field: string, found: string, fix: string): SortedNetError => new SortedNetError({ code: 'BAD_OPTION', file: '<api>', field, found, fix });
 
 export class SortedModel<O extends OrtLike = OrtLike> {
-  private current: SubnetEntry;
+  private target: SubnetEntry;
   private released = false;
+  /** Resolves when the whole file is in and verified (and, in lean mode, the switch session built). */
+  readonly complete: Promise<void>;
 
   private constructor(
     readonly manifest: Manifest,
-    /** Path, URL or `<memory>`, as named in errors. */
-    readonly file: string,
-    /** Latency per call ≈ overheadMs + msPerMac · MACs · batch. */
-    readonly latencyModel: LatencyModel,
     private readonly ort: O,
-    private readonly sessions: SessionCache,
+    private readonly bytes: ModelBytes,
+    private readonly engines: Engines,
+    private readonly estimator: LatencyEstimator,
+    private readonly options: LoadOptions<O>,
   ) {
-    this.current = manifest.subnets[manifest.subnets.length - 1]!;
+    this.target = manifest.subnets[manifest.subnets.length - 1]!;
+    this.complete = Promise.resolve();
   }
 
   static async load<O extends OrtLike>(source: ModelSource, options: LoadOptions<O>): Promise<SortedModel<O>> {
@@ -81,31 +110,73 @@ export class SortedModel<O extends OrtLike = OrtLike> {
     if (options.budget !== undefined && options.subnet !== undefined) throw badOption('load().subnet', 'both subnet and budget', 'pass one of them');
     const budget = options.budget === undefined ? {} : checkBudget(options.budget, 'load().budget');
     if (options.cacheMB !== undefined && !(options.cacheMB > 0)) throw badOption('load().cacheMB', String(options.cacheMB), 'use a number > 0');
+    for (const [k, allowed] of [['mode', ['auto', 'fast', 'lean']], ['onImpossible', ['throw', 'smallest']]] as const) {
+      const v = options[k];
+      if (v !== undefined && !(allowed as readonly string[]).includes(v)) throw badOption(`load().${k}`, JSON.stringify(v), `use one of ${allowed.map((a) => `'${a}'`).join(', ')}`);
+    }
+    const saved = options.calibration === undefined ? undefined : checkCalibration(options.calibration);
 
     const src = openSource(source, options);
-    let want = MANIFEST_PROBE;
-    let manifest: Manifest;
-    for (;;) {
-      const bytes = await src.prefix(want);
-      const found = scanManifest(bytes, src.name);
-      if ('manifest' in found) {
-        manifest = found.manifest;
-        break;
-      }
-      if (bytes.length < want) readManifest(bytes, src.name); // throws: the file ends before the manifest
-      want = found.needBytes;
-    }
-    const sessions = new SessionCache(ort, src, manifest, { sessionOptions: options.sessionOptions, cacheMB: options.cacheMB });
+    const cache = options.cache === true ? 'sortednet-v1' : options.cache || undefined;
+    const bytes = await ModelBytes.open(src, { verify: options.verify, cache, emit: options.onProgress });
+    const { manifest } = bytes;
+    const engines = new Engines(ort, bytes, options);
     const smallest = manifest.subnets[0]!;
-    let latency = options.latencyModel ?? DEFAULT_LATENCY;
-    if (!options.latencyModel && options.calibrate !== false) {
+    let latency = saved?.latency ?? options.latencyModel ?? DEFAULT_LATENCY;
+    if (!saved && !options.latencyModel && options.calibrate !== false) {
       const largest = Math.max(...manifest.subnets.map((s) => s.macs));
-      latency = await calibrate((batch) => sessions.run(smallest, zeroFeeds(ort, manifest, batch)), smallest.macs, largest);
+      latency = await calibrate(async (batch) => (await engines.run(smallest, zeroFeeds(ort, manifest, batch), batch)).outputs, smallest.macs, largest);
     }
-    const model = new SortedModel(manifest, src.name, latency, ort, sessions);
-    model.current = options.subnet !== undefined ? findSubnet(manifest, options.subnet, src.name) : selectSubnet(manifest.subnets, budget, latency, 1, src.name);
-    await sessions.session(model.current);
+    const model = new SortedModel(manifest, ort, bytes, engines, new LatencyEstimator(latency, saved?.observed, !options.latencyModel), options);
+    if (engines.leanUnavailable) model.emit({ status: 'warning', code: 'NO_LEAN', message: `arch "${manifest.arch}" has no switch graph, so mode 'lean' falls back to 'fast'` });
+    model.target = options.subnet !== undefined ? findSubnet(manifest, options.subnet, src.name) : model.pick(budget, 1, 'load().budget', options.onImpossible);
+    const progressive = src.remote === true && options.progressive !== false;
+    const first = model.downloaded(model.target) || !progressive ? model.target : smallest;
+    await engines.prepare(first);
+    model.emit({ status: 'ready', subnet: first.id });
+    if (progressive && !bytes.has(bytes.fileEnd)) {
+      (model as { complete: Promise<void> }).complete = model.download();
+      model.complete.catch((err: unknown) => model.emit({ status: 'warning', code: 'DOWNLOAD', message: (err as Error).message }));
+    }
     return model;
+  }
+
+  private emit(e: { status: 'ready' | 'subnet-ready'; subnet: string } | { status: 'warning'; code: string; message: string; subnet?: string }): void {
+    this.options.onProgress?.({ ...e, name: this.file, file: this.file.split(/[/\\]/).pop()! } as ProgressEvent);
+  }
+
+  /** Fetch the rest in file order; each subnet is announced when its bytes are verified. */
+  private async download(): Promise<void> {
+    const ends = [...new Set(this.manifest.subnets.map((s) => s.prefixBytes)), this.bytes.fileEnd].sort((a, b) => a - b);
+    for (const end of ends) {
+      if (this.released) return;
+      const fresh = this.manifest.subnets.filter((s) => s.prefixBytes <= end && !this.bytes.has(s.prefixBytes));
+      await this.bytes.upTo(end);
+      await this.bytes.verified(end);
+      for (const s of fresh) this.emit({ status: 'subnet-ready', subnet: s.id });
+      if (fresh.includes(this.target)) await this.engines.prepare(this.target);
+    }
+    if (this.engines.mode === 'lean' && !this.released) await this.engines.prepare(this.manifest.subnets.find((s) => !this.engines.cached.includes(s.id)) ?? this.target);
+  }
+
+  /** Path, URL or `<memory>`, as named in errors. */
+  get file(): string {
+    return this.bytes.name;
+  }
+
+  /** The calibrated latency model (before per-subnet corrections). */
+  get latencyModel(): LatencyModel {
+    return this.estimator.model;
+  }
+
+  /** What calibration measured and calls taught; JSON-serializable. Pass it to `load(src, { calibration })`. */
+  get calibration(): Calibration {
+    return this.estimator.calibration();
+  }
+
+  /** The mode in effect: `'fast'` (a session per subnet) or `'lean'` (one switch session). */
+  get mode(): 'fast' | 'lean' {
+    return this.engines.mode;
   }
 
   /** Every subnet, smallest first, with this device's estimates at batch 1. */
@@ -113,25 +184,76 @@ export class SortedModel<O extends OrtLike = OrtLike> {
     return this.manifest.subnets.map((s) => this.info(s));
   }
 
-  /** The default subnet for `run()`. */
+  /** The default subnet for `run()`: the one chosen at load, once its bytes are in. */
   get subnet(): SubnetInfo {
-    return this.info(this.current);
+    return this.info(this.fallback(this.target));
+  }
+
+  private downloaded(s: SubnetEntry): boolean {
+    return this.bytes.has(s.prefixBytes) || !this.bytes.src.remote;
+  }
+
+  /** `s` if its bytes are in, else the largest downloaded subnet below it in the file (the smallest at worst). */
+  private fallback(s: SubnetEntry): SubnetEntry {
+    return this.downloaded(s) ? s : this.manifest.subnets.filter((x) => x.prefixBytes <= s.prefixBytes && this.downloaded(x)).at(-1) ?? this.manifest.subnets[0]!;
   }
 
   private info(s: SubnetEntry, batch = 1): SubnetInfo {
-    return { ...s, estimate: estimate(s, this.latencyModel, batch) };
+    return { ...s, estimate: this.estimate(s, batch) };
+  }
+
+  private estimate(s: SubnetEntry, batch: number): Estimate {
+    return { latencyMs: this.estimator.latencyMs(s, batch), memoryMB: (s.bytes + s.activations * batch) / 2 ** 20 };
+  }
+
+  private pick(budget: Budget, batch: number, where: string, onImpossible = this.options.onImpossible): SubnetEntry {
+    const j = judge(this.manifest.subnets, checkBudget(budget, where), (s, b) => this.estimate(s, b), batch, this.file);
+    try {
+      const best = j.pick();
+      if (this.downloaded(best)) return best;
+      // Still downloading: the most accurate subnet that fits and is here, else wait for `best`.
+      const here = j.verdicts.filter((v) => !v.fails.length && this.downloaded(v.subnet)).map((v) => v.subnet);
+      return here.length ? judge(here, budget, (s, b) => this.estimate(s, b), batch, this.file).pick() : best;
+    } catch (err) {
+      if (onImpossible !== 'smallest' || !(err instanceof SortedNetError) || err.code !== 'IMPOSSIBLE_BUDGET') throw err;
+      const s = this.manifest.subnets[0]!;
+      this.emit({ status: 'warning', code: err.code, message: `${err.message}; using the smallest subnet, ${s.id}`, subnet: s.id });
+      return s;
+    }
   }
 
   /** The most accurate subnet within `budget` at `batch`; throws IMPOSSIBLE_BUDGET if none fits. */
   select(budget: Budget, batch = 1): SubnetInfo {
-    return this.info(selectSubnet(this.manifest.subnets, checkBudget(budget, 'select() budget'), this.latencyModel, batch, this.file), batch);
+    return this.info(this.pick(budget, batch, 'select() budget'), batch);
   }
 
-  /** Switch the default subnet (by id or budget) and create its session now. */
+  /** Each subnet's estimates against `budget`, what fails, and which subnet would be chosen and why. */
+  explain(budget: Budget, batch = 1): Explanation {
+    const { verdicts } = judge(this.manifest.subnets, checkBudget(budget, 'explain() budget'), (s, b) => this.estimate(s, b), batch, this.file);
+    const subnets = verdicts.map((v) => ({
+      id: v.subnet.id, accuracy: v.subnet.metrics.accuracy, latencyMs: v.estimate.latencyMs, latencyFrom: this.estimator.source(v.subnet),
+      memoryMB: v.estimate.memoryMB, downloaded: this.downloaded(v.subnet), fits: v.fails.length === 0, fails: v.fails,
+    }));
+    let chosen: string | undefined;
+    let reason: string;
+    try {
+      chosen = this.pick(budget, batch, 'explain() budget', 'throw').id;
+      const n = subnets.filter((s) => s.fits).length;
+      const c = subnets.find((s) => s.id === chosen)!;
+      reason = `${chosen}: the most accurate of ${n} subnet${n === 1 ? '' : 's'} within budget${c.accuracy === undefined ? '' : ` (accuracy ${c.accuracy})`}, estimated ${c.latencyMs.toPrecision(3)} ms (${c.latencyFrom})${c.downloaded ? '' : ', still downloading'}`;
+    } catch (err) {
+      if (!(err instanceof SortedNetError)) throw err;
+      reason = err.message;
+      if ((this.options.onImpossible ?? 'throw') === 'smallest') reason += `; onImpossible 'smallest' uses ${(chosen = this.manifest.subnets[0]!.id)}`;
+    }
+    return { budget, batch, chosen, reason, subnets };
+  }
+
+  /** Switch the default subnet (by id or budget) and build what it needs now. */
   async use(choice: RunOptions): Promise<SubnetInfo> {
     this.checkLive('use()');
-    this.current = this.choose(choice, 1, 'use()') ?? this.current;
-    await this.sessions.session(this.current);
+    this.target = this.choose(choice, 1, 'use()') ?? this.target;
+    await this.engines.prepare(this.fallback(this.target));
     return this.subnet;
   }
 
@@ -140,7 +262,7 @@ export class SortedModel<O extends OrtLike = OrtLike> {
     rejectUnknownKeys(options, RUN_KEYS, { file: '<api>', field: where, code: 'BAD_OPTION' });
     if (options.subnet !== undefined && options.budget !== undefined) throw badOption(`${where}.subnet`, 'both subnet and budget', 'pass one of them');
     if (options.subnet !== undefined) return findSubnet(this.manifest, options.subnet, this.file);
-    if (options.budget !== undefined) return selectSubnet(this.manifest.subnets, checkBudget(options.budget, `${where}.budget`), this.latencyModel, batch, this.file);
+    if (options.budget !== undefined) return this.pick(options.budget, batch, `${where}.budget`, options.onImpossible ?? this.options.onImpossible);
     return undefined;
   }
 
@@ -148,22 +270,24 @@ export class SortedModel<O extends OrtLike = OrtLike> {
     if (this.released) throw badOption(where, 'the model was released', 'load it again');
   }
 
-  /** Run one subnet: by `options`, else the default. Runs on one subnet's session are serialized. */
+  /** Run one subnet: by `options`, else the default. Concurrent calls are safe; runs on one session queue up. */
   async run(feeds: Record<string, FeedValue>, options: RunOptions = {}): Promise<Record<string, TensorOf<O>>> {
     this.checkLive('run()');
     const prepared = prepareFeeds(this.ort, this.manifest, feeds);
-    const subnet = this.choose(options, prepared.batch, 'run()') ?? this.current;
-    return (await this.sessions.run(subnet, prepared.feeds)) as Record<string, TensorOf<O>>;
+    const subnet = this.choose(options, prepared.batch, 'run()') ?? this.fallback(this.target);
+    const r = await this.engines.run(subnet, prepared.feeds, prepared.batch);
+    if (!r.first) this.estimator.observe(subnet, prepared.batch, r.ms);
+    return r.outputs as Record<string, TensorOf<O>>;
   }
 
-  /** Ids of subnets with a live session, least recently used first. */
+  /** Ids of subnets with a live static session, least recently used first. */
   get cachedSubnets(): string[] {
-    return this.sessions.cached;
+    return this.engines.cached;
   }
 
   /** Release every session. The model cannot run afterwards. */
   async release(): Promise<void> {
     this.released = true;
-    await this.sessions.releaseAll();
+    await this.engines.releaseAll();
   }
 }
