@@ -133,12 +133,20 @@ export class SortedModel<O extends OrtLike = OrtLike> {
     const progressive = src.remote === true && options.progressive !== false;
     const first = model.downloaded(model.target) || !progressive ? model.target : smallest;
     await engines.prepare(first);
+    model.announce(manifest.subnets.filter((s) => model.downloaded(s)));
     model.emit({ status: 'ready', subnet: first.id });
     if (progressive && !bytes.has(bytes.fileEnd)) {
       (model as { complete: Promise<void> }).complete = model.download();
       model.complete.catch((err: unknown) => model.emit({ status: 'warning', code: 'DOWNLOAD', message: (err as Error).message }));
     }
     return model;
+  }
+
+  private readonly announced = new Set<string>();
+
+  /** Emit `subnet-ready` once per subnet. */
+  private announce(subnets: SubnetEntry[]): void {
+    for (const s of subnets) if (!this.announced.has(s.id)) this.announced.add(s.id) && this.emit({ status: 'subnet-ready', subnet: s.id });
   }
 
   private emit(e: { status: 'ready' | 'subnet-ready'; subnet: string } | { status: 'warning'; code: string; message: string; subnet?: string }): void {
@@ -150,10 +158,10 @@ export class SortedModel<O extends OrtLike = OrtLike> {
     const ends = [...new Set(this.manifest.subnets.map((s) => s.prefixBytes)), this.bytes.fileEnd].sort((a, b) => a - b);
     for (const end of ends) {
       if (this.released) return;
-      const fresh = this.manifest.subnets.filter((s) => s.prefixBytes <= end && !this.bytes.has(s.prefixBytes));
       await this.bytes.upTo(end);
       await this.bytes.verified(end);
-      for (const s of fresh) this.emit({ status: 'subnet-ready', subnet: s.id });
+      const fresh = this.manifest.subnets.filter((s) => s.prefixBytes <= end && !this.announced.has(s.id));
+      this.announce(fresh);
       if (fresh.includes(this.target)) await this.engines.prepare(this.target);
     }
     if (this.engines.mode === 'lean' && !this.released) await this.engines.prepare(this.manifest.subnets.find((s) => !this.engines.cached.includes(s.id)) ?? this.target);

@@ -65,7 +65,6 @@ test('train → pack → every subnet agrees across tfjs, the runtime and the ex
   // Storage: the packed file is about the full subnet alone; the smallest subnet's prefix about its own file.
   const packedSize = (await stat(onnxPath)).size;
   const full = model.subnets[model.subnets.length - 1]!;
-  const small = model.subnets[0]!;
   const manifestSmall = (await SortedModel.load(onnxPath, { ort, calibrate: false })).subnets[0]!;
   t.diagnostic(`packed ${packedSize} B / extracted full ${extractedSizes[full.id]} B = ${(packedSize / extractedSizes[full.id]!).toFixed(4)}`);
   // Weights stored once: any duplicated block would push this toward 2x. (The 1.01x and 1.10x
