@@ -54,6 +54,7 @@ void describe('runtime in Chromium (onnxruntime-web, wasm)', { skip: !existsSync
     server = await startServer({ '/index.html': PAGE, '/sortednet.js': bundle.outputFiles[0]!.text, '/m.onnx': bytes, ...ort });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
     page = await browser.newPage();
+    await page.addInitScript('window.__name = (f) => f'); // tsx keeps function names with a helper the page lacks
     cdp = await page.context().newCDPSession(page);
     await page.goto(`${server.url}/index.html`);
     await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
@@ -102,10 +103,11 @@ void describe('runtime in Chromium (onnxruntime-web, wasm)', { skip: !existsSync
       for (let round = 0; round < 10; round++) for (const id of ids) await model.run(w.feeds, { subnet: id });
       const full = model.subnets.at(-1);
       const budget = { latencyMs: 1.5 * full.estimate.latencyMs };
+      const explained = model.explain(budget);
       const ran = Array.from((await model.run(w.feeds, { budget })).logits.data as Float32Array);
-      return { budget, choice: model.select(budget).id as string, ran, full: full.id as string };
+      return { budget, choice: model.select(budget).id as string, ran, full: full.id as string, explained };
     }, { x: Array.from(x), ids });
-    assert.equal(before.choice, before.full, 'unthrottled, the budget admits the most accurate subnet');
+    assert.equal(before.choice, before.full, `unthrottled, the budget admits the most accurate subnet: ${JSON.stringify(before.explained)}`);
     assert.ok(maxAbsDiff(before.ran, expected[before.full]!.slice(0, CONFIG.classes)) < 1e-4, 'run({ budget }) ran the selected subnet');
     await cdp.send('Emulation.setCPUThrottlingRate', { rate: 4 });
     try {
