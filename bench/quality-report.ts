@@ -13,6 +13,7 @@ const pct = (x: number | undefined | null) => (x === undefined || x === null ? '
 const num = (x: number) => x.toLocaleString('en-US');
 const value = (metric: Metric, m: SubnetRow['sorted'] | null) => (m ? (metric === 'accuracy' ? pct(m.accuracy) : (m.perplexity?.toFixed(2) ?? '–')) : '–');
 const ratio = (r: number | null) => (r === null ? '–' : r.toFixed(4));
+const time = (r: number | null) => (r === null ? '–' : r.toFixed(3));
 
 const SHOWN = ['hidden', 'channels', 'stages', 'blocks', 'dModel', 'layers', 'heads', 'ffnHidden', 'context', 'vocabSize', 'depths', 'widths', 'headLevels', 'ffnLevels', 'epochs', 'steps', 'batch', 'lr', 'groups', 'sampling'];
 
@@ -37,6 +38,7 @@ function studyTable(s: Study): string {
 
 const TITLES: Record<StudyName, string> = {
   mlp: 'MLP on Fashion-MNIST: every subnet vs its twin trained alone',
+  mlp10: 'MLP on Fashion-MNIST, 10 epochs: a saved sorted run vs twins trained alone',
   cnn: 'CNN on Fashion-MNIST: subnets vs twins trained alone',
   cnn160: 'CNN with 160+ subnets: every subnet of one run',
   lm: 'GPT LM on the Brown corpus: depth subnets vs twins trained alone (held-out perplexity)',
@@ -53,13 +55,13 @@ export function qualityMarkdown(file: QualityFile): string {
     '',
     '| study | target | measured | bound | met |',
     '|---|---|---:|---:|:---:|',
-    ...studies.flatMap((s) => s.targets.map((t) => `| ${s.name} | ${t.name} | ${t.value === null ? '–' : t.value.toFixed(4)}${t.where ? ` (${t.where})` : ''} | ${t.kind === 'min' ? '≥' : '≤'} ${t.bound} | ${t.met === null ? 'n/a' : t.met ? 'yes' : '**no**'} |`)),
+    ...studies.flatMap((s) => s.targets.map((t) => `| ${s.name} | ${t.name} | ${t.value === null ? '–' : t.value.toFixed(t.bound > 1 ? 3 : 4)}${t.where ? ` (${t.where})` : ''} | ${t.kind === 'min' ? '≥' : '≤'} ${t.bound} | ${t.met === null ? 'n/a' : t.met ? 'yes' : '**no**'} |`)),
     '',
     '## Training time',
     '',
     '| study | sorted run (s) | plain full run (s) | sorted / plain | alone twins (s, runs) | sorted / alone sum |',
     '|---|---:|---:|---:|---:|---:|',
-    ...studies.map((s) => `| ${s.name} | ${s.seconds.sorted} | ${s.seconds.alone_full ?? '–'} | ${ratio(s.ratios.sortedOverAloneFull)} | ${s.seconds.alone_sum ?? '–'} (${s.seconds.aloneRuns}) | ${ratio(s.ratios.sortedOverAloneSum)} |`),
+    ...studies.map((s) => `| ${s.name} | ${s.seconds.sorted} | ${s.seconds.alone_full ?? '–'} | ${time(s.ratios.sortedOverAloneFull)} | ${s.seconds.alone_sum ?? '–'} (${s.seconds.aloneRuns}) | ${time(s.ratios.sortedOverAloneSum)} |`),
   ];
   for (const s of studies) {
     out.push('', `## ${s.name}: ${TITLES[s.name]}`, '', configLine(s), '', `Twins: ${s.twins}.`, ...s.notes.map((n) => `Note: ${n}.`), '', studyTable(s));

@@ -10,7 +10,10 @@
  */
 import { cpus, loadavg } from 'node:os';
 import type { Dataset } from '../training/data/fashion-mnist.js';
+import { readCheckpoint } from '../training/checkpoint.js';
+import { evaluateCnn } from '../training/cnn-eval.js';
 import { train } from '../training/loop.js';
+import { SortedCnn } from '../training/models/cnn.js';
 import type { TrainEvent } from '../training/progress.js';
 import { latticeOf, subnetId, widthUnits, type Levels, type SubnetSpec } from '../training/spec.js';
 import { trainCnn, type CnnTrainConfig } from '../training/train-cnn.js';
@@ -134,6 +137,7 @@ function fmt(metric: Metric, m: SubnetSpec['metrics']): string {
 // ---- MLP ----
 
 export interface MlpStudyOptions {
+  name: 'mlp' | 'mlp10';
   data: Dataset;
   hidden: number;
   depths: number[];
@@ -141,6 +145,11 @@ export interface MlpStudyOptions {
   epochs: number;
   seed: number;
   twins: Twins;
+  /**
+   * Take the sorted side from this checkpoint (its subnets' test metrics and its training
+   * seconds) instead of training it; hidden, depths, widths, epochs and seed then come from it.
+   */
+  checkpoint?: string;
 }
 
 async function mlpRun(o: MlpStudyOptions, hidden: number, depths: number[], widths: number[], label: string): Promise<Run> {
@@ -149,13 +158,33 @@ async function mlpRun(o: MlpStudyOptions, hidden: number, depths: number[], widt
   return { subnets: r.subnets, seconds: training.seconds as number, config: training, data: data ?? {}, backend: r.backend };
 }
 
-export async function runMlpStudy(o: MlpStudyOptions): Promise<Study> {
+/** The sorted run recorded in an MLP checkpoint, and the options its twins must match. */
+async function mlpFromCheckpoint(o: MlpStudyOptions, path: string): Promise<{ run: Run; o: MlpStudyOptions }> {
+  const { spec } = await readCheckpoint(path);
+  const t = spec.training as Record<string, unknown> & { hidden: number; depths: number[]; widths: number[]; epochs: number; seed: number; seconds: number; backendUsed: string };
+  if (spec.arch !== 'mlp') throw new Error(`${path}: sortednet.arch is "${spec.arch}"; the mlp study needs an MLP checkpoint`);
+  if (spec.data?.test !== o.data.test.n || spec.data?.train !== o.data.train.n) {
+    throw new Error(`${path}: trained on ${spec.data?.train} / evaluated on ${spec.data?.test} examples, but this study loaded ${o.data.train.n} / ${o.data.test.n}; drop --limit-train / --limit-test`);
+  }
+  const run = { subnets: spec.subnets, seconds: t.seconds, config: t, data: spec.data ?? {}, backend: t.backendUsed };
+  return { run, o: { ...o, hidden: t.hidden, depths: t.depths, widths: t.widths, epochs: t.epochs, seed: t.seed } };
+}
+
+export async function runMlpStudy(options: MlpStudyOptions): Promise<Study> {
   const t = { wall0: performance.now(), before: loadavg().map((x) => round(x, 2)) };
-  const sorted = await mlpRun(o, o.hidden, o.depths, o.widths, 'mlp sorted');
+  const notes: string[] = [];
+  let o = options;
+  let sorted: Run;
+  if (options.checkpoint) {
+    ({ run: sorted, o } = await mlpFromCheckpoint(options, options.checkpoint));
+    notes.push(`the sorted side is the checkpoint ${options.checkpoint} (seed ${o.seed}, evalEachEpoch ${String(sorted.config.evalEachEpoch)}), trained earlier on this machine: its seconds were not measured side by side with the twins`);
+  } else {
+    sorted = await mlpRun(o, o.hidden, o.depths, o.widths, `${o.name} sorted`);
+  }
   return compare({
-    name: 'mlp', metric: 'accuracy', sorted, lattice: latticeOf({ depth: o.depths, width: o.widths }), twins: o.twins, epochs: o.epochs,
+    name: o.name, metric: 'accuracy', sorted, lattice: latticeOf({ depth: o.depths, width: o.widths }), twins: o.twins, epochs: o.epochs, notes,
     twinsText: 'train() with hidden = round(w·hidden), depths [d], widths [1]; everything else (epochs, batch, Adam, lr schedule, seed) as the sorted run',
-    twin: (l) => mlpRun(o, widthUnits(l.width!, o.hidden), [l.depth!], [1], `mlp alone ${subnetId(l)}`),
+    twin: (l) => mlpRun(o, widthUnits(l.width!, o.hidden), [l.depth!], [1], `${o.name} alone ${subnetId(l)}`),
   }, t);
 }
 
@@ -166,11 +195,27 @@ export interface CnnStudyOptions {
   data: Dataset;
   config: Partial<CnnTrainConfig>;
   twins: Twins;
+  /** Test images per forward pass when evaluating (every width of a pass is held at once). */
+  evalBatch: number;
 }
 
+/**
+ * trainCnn evaluates all widths of a test batch of 500 inside one tidy; with dozens of widths
+ * that outgrows the wasm heap ("memory access out of bounds"), so the loop gets an empty test
+ * split and the study evaluates the calibrated weights itself, `evalBatch` images at a time.
+ */
 async function cnnRun(o: CnnStudyOptions, config: Partial<CnnTrainConfig>, label: string): Promise<Run> {
-  const r = await trainCnn({ ...o.config, ...config, data: o.data, evalEachEpoch: false, backend: 'wasm', onProgress: progress(label) });
-  return { subnets: r.subnets, seconds: r.seconds.train, config: r.checkpoint.spec.training, data: r.checkpoint.spec.data ?? {}, backend: r.backend };
+  const test = o.data.test;
+  const noTest = { ...test, images: new Float32Array(0), labels: new Uint8Array(0), n: 0 };
+  const r = await trainCnn({ ...o.config, ...config, data: { ...o.data, test: noTest }, evalEachEpoch: false, backend: 'wasm', onProgress: progress(label) });
+  const { spec, tensors } = r.checkpoint;
+  const model = SortedCnn.fromTensors(tensors, spec.config as Record<string, unknown>);
+  try {
+    const subnets = evaluateCnn(model, test, spec.dims, { batch: o.evalBatch });
+    return { subnets, seconds: r.seconds.train, config: spec.training, data: { ...spec.data, test: test.n }, backend: r.backend };
+  } finally {
+    model.dispose();
+  }
 }
 
 /** The CNN twin's config: round(w·C) channels, d blocks; null if that is not exactly the subnet's channels at every stage. */

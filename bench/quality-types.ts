@@ -8,8 +8,9 @@
  */
 import type { Levels, SubnetMetrics } from '../training/spec.js';
 
-export type StudyName = 'mlp' | 'cnn' | 'cnn160' | 'lm';
-export const STUDY_NAMES: readonly StudyName[] = ['mlp', 'cnn', 'cnn160', 'lm'];
+/** `mlp10` reuses a 10-epoch sorted checkpoint; it runs only when named (not in `all`). */
+export type StudyName = 'mlp' | 'mlp10' | 'cnn' | 'cnn160' | 'lm';
+export const STUDY_NAMES: readonly StudyName[] = ['mlp', 'mlp10', 'cnn', 'cnn160', 'lm'];
 
 /** What is compared: accuracy (higher is better) or perplexity (lower is better). */
 export type Metric = 'accuracy' | 'perplexity';

@@ -26,7 +26,8 @@ Sorted subnets against the same shapes trained alone. Writes bench/results/quali
 each study run replaces its own entry in the JSON and keeps the others.
 
 Studies:
-  --study LIST            mlp, cnn, cnn160, lm or all, comma-separated       (default all)
+  --study LIST            mlp, mlp10, cnn, cnn160, lm, or all (= mlp,cnn,cnn160,lm), comma-separated
+                                                                             (default all)
   --out FILE              results JSON; .md and .svg go beside it           (default bench/results/quality.json)
   --seed N                                                                   (default 0)
 
@@ -40,6 +41,10 @@ MLP:
   --mlp-hidden N          (default 512)     --mlp-depths LIST  (default 1,2,3)
   --mlp-widths LIST       (default 0.25,0.5,0.75,1)
   --mlp-epochs N          (default 3)       --mlp-twins all|IDS (default all)
+
+MLP, 10 epochs (mlp10): the sorted side is an existing checkpoint, which fixes the config:
+  --mlp10-checkpoint FILE (default /tmp/fmnist-full/model.safetensors)
+  --mlp10-twins all|IDS   (default d3-w100,d1-w25,d2-w25,d3-w25,d2-w50)
 
 CNN (trainCnn defaults otherwise: 2 stages, stem stride 2, Adam 0.003, 3 subnets per step):
   --cnn-channels N        (default 16)      --cnn-depths LIST  (default 1,2,3,4)
@@ -75,6 +80,8 @@ const { values } = parseArgs({
     'mlp-widths': { type: 'string', default: '0.25,0.5,0.75,1' },
     'mlp-epochs': { type: 'string', default: '3' },
     'mlp-twins': { type: 'string', default: 'all' },
+    'mlp10-checkpoint': { type: 'string', default: '/tmp/fmnist-full/model.safetensors' },
+    'mlp10-twins': { type: 'string', default: 'd3-w100,d1-w25,d2-w25,d3-w25,d2-w50' },
     'cnn-channels': { type: 'string', default: '16' },
     'cnn-depths': { type: 'string', default: '1,2,3,4' },
     'cnn-widths': { type: 'string', default: '0.25,0.5,0.75,1' },
@@ -146,18 +153,20 @@ async function fashion(defaults: LoadOptions) {
 async function run(name: StudyName): Promise<Study> {
   const seed = need('seed');
   const epochs = int('epochs', values.epochs);
-  if (name === 'mlp') {
-    return runMlpStudy({ data: await fashion({}), hidden: need('mlp-hidden'), depths: list('mlp-depths'), widths: list('mlp-widths'), epochs: epochs ?? need('mlp-epochs'), seed, twins: twins(values['mlp-twins']) });
+  if (name === 'mlp' || name === 'mlp10') {
+    const checkpoint = name === 'mlp10' ? values['mlp10-checkpoint'] : undefined;
+    const twinIds = twins(name === 'mlp10' ? values['mlp10-twins'] : values['mlp-twins']);
+    return runMlpStudy({ name, checkpoint, data: await fashion({}), hidden: need('mlp-hidden'), depths: list('mlp-depths'), widths: list('mlp-widths'), epochs: epochs ?? need('mlp-epochs'), seed, twins: twinIds });
   }
   if (name === 'cnn') {
     const depths = list('cnn-depths');
-    return runCnnStudy({ name, data: await fashion({}), twins: twins(values['cnn-twins']), config: { channels: need('cnn-channels'), depths, blocks: Math.max(...depths), widths: list('cnn-widths'), epochs: epochs ?? need('cnn-epochs'), seed } });
+    return runCnnStudy({ name, evalBatch: 250, data: await fashion({}), twins: twins(values['cnn-twins']), config: { channels: need('cnn-channels'), depths, blocks: Math.max(...depths), widths: list('cnn-widths'), epochs: epochs ?? need('cnn-epochs'), seed } });
   }
   if (name === 'cnn160') {
     const depths = list('cnn160-depths');
     const n = need('cnn160-widths');
     const widths = Array.from({ length: n }, (_, k) => (k + 1) / n);
-    return runCnnStudy({ name, data: await fashion({ limitTrain: 20000, limitTest: 2000 }), twins: [`d${Math.max(...depths)}-w100`], config: { channels: need('cnn160-channels'), depths, blocks: Math.max(...depths), widths, epochs: epochs ?? need('cnn160-epochs'), seed } });
+    return runCnnStudy({ name, evalBatch: 25, data: await fashion({ limitTrain: 20000, limitTest: 2000 }), twins: [`d${Math.max(...depths)}-w100`], config: { channels: need('cnn160-channels'), depths, blocks: Math.max(...depths), widths, epochs: epochs ?? need('cnn160-epochs'), seed } });
   }
   const docs = int('lm-docs', values['lm-docs']);
   const brown = await loadBrown(docs !== undefined ? { limit: docs } : {});
@@ -173,7 +182,7 @@ async function main(): Promise<void> {
     console.log(HELP);
     return;
   }
-  const asked = values.study === 'all' ? [...STUDY_NAMES] : values.study.split(',').map((s) => s.trim());
+  const asked = values.study === 'all' ? STUDY_NAMES.filter((n) => n !== 'mlp10') : values.study.split(',').map((s) => s.trim());
   const bad = asked.filter((s) => !(STUDY_NAMES as readonly string[]).includes(s));
   if (bad.length) throw new Error(`--study: unknown study "${bad.join(', ')}"; use ${STUDY_NAMES.join(', ')} or all`);
   let file: QualityFile | undefined;

@@ -116,16 +116,17 @@ export function packCheckpoint(ckpt: Checkpoint, options: { file?: string } = {}
       producer: `${PRODUCER_NAME} ${PRODUCER_VERSION}`,
     };
   };
+  const tokenizer: [string, string][] = ckpt.spec.tokenizer ? [['sortednet.tokenizer', JSON.stringify(ckpt.spec.tokenizer)]] : [];
   // The manifest's length shifts every offset it records: iterate to a fixed point, pad with spaces.
   const encoder = new TextEncoder();
   let room = 0;
   for (;;) {
-    const head = modelHead({ opset: OPSET, metadata: [[MANIFEST_KEY, ' '.repeat(room)]] });
+    const head = modelHead({ opset: OPSET, metadata: [[MANIFEST_KEY, ' '.repeat(room)], ...tokenizer] });
     const manifest = build(graphStart(head, layout));
     const json = encoder.encode(JSON.stringify(manifest));
     if (json.length <= room) {
       const pad = (m: Manifest): string => JSON.stringify(m) + ' '.repeat(room - json.length);
-      const bytes = assembleModel(modelHead({ opset: OPSET, metadata: [[MANIFEST_KEY, pad(manifest)]] }), layout, (i) => {
+      const bytes = assembleModel(modelHead({ opset: OPSET, metadata: [[MANIFEST_KEY, pad(manifest)], ...tokenizer] }), layout, (i) => {
         const d = plan.tensors.get(metas[i]!.name)!.data;
         return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
       });
@@ -135,7 +136,7 @@ export function packCheckpoint(ckpt: Checkpoint, options: { file?: string } = {}
         seg.sha256 = createHash('sha256').update(bytes.subarray(start, seg.end)).digest('hex');
         start = seg.end;
       }
-      bytes.set(modelHead({ opset: OPSET, metadata: [[MANIFEST_KEY, pad(manifest)]] }), 0);
+      bytes.set(modelHead({ opset: OPSET, metadata: [[MANIFEST_KEY, pad(manifest)], ...tokenizer] }), 0);
       validateManifest(JSON.parse(pad(manifest)), file);
       return { bytes, manifest, ignored: plan.ignored };
     }

@@ -25,27 +25,51 @@ export function prepareFeeds(ort: OrtLike, manifest: Manifest, feeds: Record<str
   const fail = (field: string, found: string, fix: string): never => {
     throw new SortedNetError({ code: 'BAD_INPUT', file: '<api>', field, found, fix });
   };
-  if (typeof feeds !== 'object' || feeds === null) fail('run() feeds', String(feeds), `pass { ${manifest.inputs.map((i) => i.name).join(', ')} }`);
-  const names = manifest.inputs.map((i) => i.name);
-  for (const k of Object.keys(feeds)) {
-    if (!names.includes(k)) {
+  const inputs = manifest.inputs;
+  // Fast path (per call, so no closures): one input, given as an ORT tensor of the right type and shape.
+  const io0 = inputs[0]!;
+  const t = inputs.length === 1 && feeds ? (feeds as Record<string, OrtTensorLike>)[io0.name] : undefined;
+  if (t && t.type === io0.dtype && t.dims.length === io0.dims.length) {
+    let ok = true;
+    let batch = 1;
+    let first = true;
+    for (let i = 0; i < t.dims.length; i++) {
+      const d = io0.dims[i];
+      if (typeof d === 'number') ok &&= d === t.dims[i];
+      else if (first) (batch = t.dims[i]!), (first = false);
+      else ok = false; // several symbolic dims: the general path checks them
+    }
+    for (const k in feeds) ok &&= k === io0.name;
+    if (ok) return { feeds: feeds as Record<string, OrtTensorLike>, batch };
+  }
+  if (typeof feeds !== 'object' || feeds === null) fail('run() feeds', String(feeds), `pass { ${inputs.map((i) => i.name).join(', ')} }`);
+  for (const k in feeds) {
+    if (!inputs.some((i) => i.name === k)) {
+      const names = inputs.map((i) => i.name);
       const guess = didYouMean(k, names);
       fail(`feeds.${k}`, `unknown input "${k}"`, guess ? `did you mean "${guess}"?` : `the model's inputs are ${names.join(', ')}`);
     }
   }
   const out: Record<string, OrtTensorLike> = {};
-  const symbols = new Map<string, number>();
-  for (const io of manifest.inputs) {
+  const symbols: Record<string, number> = {};
+  let batch: number | undefined;
+  for (const io of inputs) {
     const v = feeds[io.name];
-    const shape = `[${io.dims.join(', ')}]`;
-    if (!v || typeof v !== 'object' || !Array.isArray(v.dims)) return fail(`feeds.${io.name}`, v === undefined ? 'missing' : 'not a tensor', `pass a ${io.dtype} tensor of shape ${shape}`);
+    const shape = (): string => `[${io.dims.join(', ')}]`;
+    if (!v || typeof v !== 'object' || !Array.isArray(v.dims)) return fail(`feeds.${io.name}`, v === undefined ? 'missing' : 'not a tensor', `pass a ${io.dtype} tensor of shape ${shape()}`);
     const dims = v.dims;
-    if (dims.length !== io.dims.length) fail(`feeds.${io.name}.dims`, `[${dims.join(', ')}]`, `use shape ${shape}`);
-    io.dims.forEach((d, i) => {
-      if (typeof d === 'number' ? dims[i] !== d : symbols.has(d) && symbols.get(d) !== dims[i]) fail(`feeds.${io.name}.dims`, `[${dims.join(', ')}]`, `use shape ${shape}${typeof d === 'string' && symbols.has(d) ? ` with ${d} = ${symbols.get(d)}` : ''}`);
-      if (typeof d === 'string') symbols.set(d, dims[i]!);
-    });
-    const n = dims.reduce((a, b) => a * b, 1);
+    if (dims.length !== io.dims.length) fail(`feeds.${io.name}.dims`, `[${dims.join(', ')}]`, `use shape ${shape()}`);
+    let n = 1;
+    for (let i = 0; i < dims.length; i++) {
+      const d = io.dims[i]!;
+      const seen = typeof d === 'string' ? symbols[d] : d;
+      if (seen !== undefined && dims[i] !== seen) fail(`feeds.${io.name}.dims`, `[${dims.join(', ')}]`, `use shape ${shape()}${typeof d === 'string' ? ` with ${d} = ${seen}` : ''}`);
+      if (typeof d === 'string') {
+        symbols[d] = dims[i]!;
+        batch ??= dims[i];
+      }
+      n *= dims[i]!;
+    }
     if ('type' in v) {
       if (v.type !== io.dtype) fail(`feeds.${io.name}.type`, `"${v.type}"`, `pass a ${io.dtype} tensor`);
       out[io.name] = v;
@@ -55,8 +79,7 @@ export function prepareFeeds(ort: OrtLike, manifest: Manifest, feeds: Record<str
       out[io.name] = new ort.Tensor(io.dtype, v.data, dims);
     }
   }
-  const batch = symbols.values().next().value ?? 1;
-  return { feeds: out, batch };
+  return { feeds: out, batch: batch ?? 1 };
 }
 
 /** Zero-filled feeds for calibration: the first symbolic dim is `batch`, other symbolic dims 1. */

@@ -4,7 +4,7 @@
  * selection follows load and CPU throttling by itself. A subnet not observed yet uses the
  * average correction of those that were. The estimate is a high quantile (about p95):
  * `base · (scale + 2 · dev)`, with `scale` the EMA of observed/base and `dev` the EMA of its
- * absolute deviation.
+ * absolute deviation. Each call is clamped to [1/2, 2] times the current estimate first.
  *
  * @example
  * const est = new LatencyEstimator({ overheadMs: 0.05, msPerMac: 1e-6 });
@@ -32,6 +32,12 @@ export interface Calibration {
 
 /** Weight of the newest call in the moving averages. */
 export const EMA_ALPHA = 0.2;
+/**
+ * A call counts as at most this many times the current estimate (and at least its inverse), so
+ * one stall (GC, a descheduled thread) moves the estimate by 20 %, not 100x; a lasting change
+ * (a 4x CPU throttle) is followed within about 8 calls.
+ */
+export const EMA_CLAMP = 2;
 
 interface Ema {
   scale: number;
@@ -39,7 +45,8 @@ interface Ema {
   calls: number;
 }
 
-function update(e: Ema | undefined, r: number): Ema {
+function update(e: Ema | undefined, r: number, prior: number): Ema {
+  r = Math.min(Math.max(r, (e?.scale ?? prior) / EMA_CLAMP), (e?.scale ?? prior) * EMA_CLAMP);
   if (!e) return { scale: r, dev: 0.1 * r, calls: 1 };
   const dev = e.dev + EMA_ALPHA * (Math.abs(r - e.scale) - e.dev);
   return { scale: e.scale + EMA_ALPHA * (r - e.scale), dev, calls: e.calls + 1 };
@@ -53,7 +60,7 @@ export class LatencyEstimator {
   constructor(readonly model: LatencyModel, saved: Calibration['observed'] = {}, private readonly learn = true) {
     for (const [id, e] of Object.entries(saved)) {
       this.observed.set(id, { ...e });
-      this.all = update(this.all, e.scale);
+      this.all = update(this.all, e.scale, e.scale);
     }
   }
 
@@ -76,8 +83,8 @@ export class LatencyEstimator {
   observe(s: SubnetEntry, batch: number, ms: number): void {
     const r = ms / this.base(s, batch);
     if (!this.learn || !(r > 0 && r < Infinity)) return;
-    this.observed.set(s.id, update(this.observed.get(s.id), r));
-    this.all = update(this.all, r);
+    this.observed.set(s.id, update(this.observed.get(s.id), r, this.all?.scale ?? 1));
+    this.all = update(this.all, r, 1);
   }
 
   calibration(): Calibration {

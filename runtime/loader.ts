@@ -35,7 +35,7 @@ export class ModelBytes {
   /** Per segment: its verification, once started. */
   private readonly checks: (Promise<void> | undefined)[] = [];
   private readonly segments: (SegmentEntry & { start: number })[];
-  /** Bytes held so far (Infinity once the whole file is in). */
+  /** Most bytes held so far (Infinity once the whole file was in). */
   private held = 0;
 
   private constructor(readonly src: ByteSource, readonly manifest: Manifest, manifestEnd: number, private readonly opts: BytesOptions) {
@@ -80,11 +80,10 @@ export class ModelBytes {
   release(): void {
     if (!this.src.release) return;
     this.src.release();
-    this.held = 0;
-    this.checks.length = 0;
+    this.checks.length = 0; // `held` stays: the bytes came once and can come again
   }
 
-  /** Whether `[0, end)` has arrived (without waiting). */
+  /** Whether `[0, end)` has arrived (without waiting; released bytes count, they can be read again). */
   has(end: number): boolean {
     return this.held >= end;
   }

@@ -12,7 +12,7 @@
  *
  * @example
  * const engines = new Engines(ort, bytes, { mode: 'lean' });
- * await engines.run(manifest.subnets[0], feeds, 1); // { outputs, ms, first }
+ * await engines.run(manifest.subnets[0], feeds, 1); // { logits: Tensor }
  */
 import { SortedNetError } from './errors.js';
 import { GRAPHS, type SwitchGraph } from './graphs/index.js';
@@ -20,7 +20,6 @@ import type { ModelBytes } from './loader.js';
 import type { SubnetEntry } from './manifest-types.js';
 import { encodeModel } from './onnx.js';
 import type { OrtLike, OrtSessionLike, OrtTensorLike } from './ort.js';
-import { Chain } from './source.js';
 import { subnetModel, tensorBytes } from './subnet.js';
 
 /** How subnets get sessions: see the module comment. */
@@ -31,7 +30,17 @@ interface Engine {
   id: string;
   bytes: number;
   session: Promise<OrtSessionLike>;
-  chain: Chain;
+  /** The session once created (runs skip a hop then). */
+  ready?: OrtSessionLike;
+  /** Runs queued or running; the newest one's promise. */
+  pending: number;
+  last: Promise<unknown>;
+  /** The run in flight (one at a time per engine): its subnet, batch and start time. */
+  s?: SubnetEntry;
+  batch: number;
+  t0: number;
+  ok?: (outputs: Record<string, any>) => Record<string, any>;
+  fail?: (err: unknown) => never;
   lastUsed: number;
   runs: number;
   sw?: SwitchGraph;
@@ -45,13 +54,8 @@ export interface EngineOptions {
   sessionOptions?: Record<string, unknown>;
 }
 
-export interface RunResult {
-  outputs: Record<string, any>;
-  /** Time inside `session.run`, in ms. */
-  ms: number;
-  /** The engine's first run (slower: ORT allocates), not a fair sample. */
-  first: boolean;
-}
+/** Told each run's time inside `session.run` (ms), except an engine's first run (ORT allocates then). */
+export type Timer = (s: SubnetEntry, batch: number, ms: number) => void;
 
 export class Engines {
   /** The mode in effect, after `auto` is resolved. */
@@ -63,7 +67,7 @@ export class Engines {
   private readonly room: number;
   private readonly routes = new Map<string, OrtTensorLike>();
 
-  constructor(private readonly ort: OrtLike, private readonly bytes: ModelBytes, private readonly opts: EngineOptions) {
+  constructor(private readonly ort: OrtLike, private readonly bytes: ModelBytes, private readonly opts: EngineOptions, private readonly timer: Timer = () => undefined) {
     const m = bytes.manifest;
     const cap = (opts.cacheMB ?? Infinity) * 2 ** 20;
     const full = m.tensors.reduce((a, t) => a + t.length, 0);
@@ -93,15 +97,29 @@ export class Engines {
     await this.engine(s).session;
   }
 
-  async run(s: SubnetEntry, feeds: Record<string, OrtTensorLike>, batch: number): Promise<RunResult> {
+  /** Run `s` on its engine, after the runs already queued there. */
+  run(s: SubnetEntry, feeds: Record<string, OrtTensorLike>, batch: number): Promise<Record<string, any>> {
     const e = this.engine(s);
-    return e.chain.run(async () => {
-      const session = await e.session;
+    // Handlers are made once per engine: runs on an engine are serialized, so its state is the run's.
+    e.ok ??= (outputs) => {
+      if (e.runs++) this.timer(e.s!, e.batch, performance.now() - e.t0);
+      e.pending--;
+      return outputs;
+    };
+    e.fail ??= (err) => {
+      e.pending--;
+      throw err;
+    };
+    const exec = (session: OrtSessionLike): Promise<Record<string, any>> => {
+      e.s = s;
+      e.batch = batch;
       if (e.sw) feeds = { ...feeds, [e.sw.routeInput]: this.route(e.sw, s, batch) };
-      const t0 = performance.now();
-      const outputs = await session.run(feeds);
-      return { outputs, ms: performance.now() - t0, first: e.runs++ === 0 };
-    });
+      e.t0 = performance.now();
+      return session.run(feeds).then(e.ok, e.fail);
+    };
+    const p = e.pending++ === 0 && e.ready ? exec(e.ready) : e.last.then(() => e.session, () => e.session).then(exec, e.fail);
+    e.last = p; // the caller handles p's rejection; later runs follow it either way
+    return p;
   }
 
   private engine(s: SubnetEntry): Engine {
@@ -113,7 +131,7 @@ export class Engines {
   }
 
   private track(e: Engine, create: () => Promise<OrtSessionLike>, forget: () => void): Engine {
-    e.session = create().catch((err: unknown) => {
+    e.session = create().then((session) => (e.ready = session), (err: unknown) => {
       forget(); // a failed creation is not kept, so the next call retries
       throw err instanceof SortedNetError ? err : new SortedNetError({
         code: 'BAD_ONNX', file: this.bytes.name, field: e.id ? `subnet ${e.id}` : 'switch graph',
@@ -137,7 +155,7 @@ export class Engines {
   }
 
   private addStatic(s: SubnetEntry, temporary: boolean): Engine {
-    const e: Engine = { id: s.id, bytes: s.bytes, session: Promise.resolve(undefined as never), chain: new Chain(), lastUsed: 0, runs: 0, temporary };
+    const e: Engine = { id: s.id, bytes: s.bytes, session: Promise.resolve(undefined as never), pending: 0, last: Promise.resolve(), batch: 0, t0: 0, lastUsed: 0, runs: 0, temporary };
     this.statics.set(s.id, e);
     this.track(e, async () => this.session(subnetModel(this.bytes.manifest, await this.bytes.upTo(s.prefixBytes), s.id, this.bytes.name), s.prefixBytes), () => this.statics.get(s.id) === e && this.statics.delete(s.id));
     if (!temporary) this.evict(s.id);
@@ -145,7 +163,7 @@ export class Engines {
   }
 
   private addSwitch(): Engine {
-    const e: Engine = { id: '', bytes: 0, session: Promise.resolve(undefined as never), chain: new Chain(), lastUsed: 0, runs: 0 };
+    const e: Engine = { id: '', bytes: 0, session: Promise.resolve(undefined as never), pending: 0, last: Promise.resolve(), batch: 0, t0: 0, lastUsed: 0, runs: 0 };
     this.switch = e;
     const m = this.bytes.manifest;
     return this.track(e, async () => {
@@ -190,7 +208,7 @@ export class Engines {
   private drop(e: Engine): Promise<void> {
     if (this.statics.get(e.id) === e) this.statics.delete(e.id);
     if (this.switch === e) this.switch = undefined;
-    return e.chain.run(async () => (await e.session.catch(() => undefined))?.release()).catch(() => undefined);
+    return e.last.catch(() => undefined).then(async () => (await e.session.catch(() => undefined))?.release()).catch(() => undefined);
   }
 
   async releaseAll(): Promise<void> {

@@ -85,6 +85,7 @@ const badOption = (field: string, found: string, fix: string): SortedNetError =>
 export class SortedModel<O extends OrtLike = OrtLike> {
   private target: SubnetEntry;
   private released = false;
+  private readonly byId: Map<string, SubnetEntry>;
   /** Resolves when the whole file is in and verified (and, in lean mode, the switch session built). */
   readonly complete: Promise<void>;
 
@@ -97,6 +98,7 @@ export class SortedModel<O extends OrtLike = OrtLike> {
     private readonly options: LoadOptions<O>,
   ) {
     this.target = manifest.subnets[manifest.subnets.length - 1]!;
+    this.byId = new Map(manifest.subnets.map((s) => [s.id, s]));
     this.complete = Promise.resolve();
   }
 
@@ -120,14 +122,16 @@ export class SortedModel<O extends OrtLike = OrtLike> {
     const cache = options.cache === true ? 'sortednet-v1' : options.cache || undefined;
     const bytes = await ModelBytes.open(src, { verify: options.verify, cache, emit: options.onProgress });
     const { manifest } = bytes;
-    const engines = new Engines(ort, bytes, options);
+    let estimator: LatencyEstimator | undefined;
+    const engines = new Engines(ort, bytes, options, (s, batch, ms) => estimator?.observe(s, batch, ms));
     const smallest = manifest.subnets[0]!;
     let latency = saved?.latency ?? options.latencyModel ?? DEFAULT_LATENCY;
     if (!saved && !options.latencyModel && options.calibrate !== false) {
       const largest = Math.max(...manifest.subnets.map((s) => s.macs));
-      latency = await calibrate(async (batch) => (await engines.run(smallest, zeroFeeds(ort, manifest, batch), batch)).outputs, smallest.macs, largest);
+      latency = await calibrate((batch) => engines.run(smallest, zeroFeeds(ort, manifest, batch), batch), smallest.macs, largest);
     }
-    const model = new SortedModel(manifest, ort, bytes, engines, new LatencyEstimator(latency, saved?.observed, !options.latencyModel), options);
+    estimator = new LatencyEstimator(latency, saved?.observed, !options.latencyModel);
+    const model = new SortedModel(manifest, ort, bytes, engines, estimator, options);
     if (engines.leanUnavailable) model.emit({ status: 'warning', code: 'NO_LEAN', message: `arch "${manifest.arch}" has no switch graph, so mode 'lean' falls back to 'fast'` });
     model.target = options.subnet !== undefined ? findSubnet(manifest, options.subnet, src.name) : model.pick(budget, 1, 'load().budget', options.onImpossible);
     const progressive = src.remote === true && options.progressive !== false;
@@ -266,6 +270,11 @@ export class SortedModel<O extends OrtLike = OrtLike> {
   }
 
   private choose(options: RunOptions, batch: number, where: string): SubnetEntry | undefined {
+    // Fast path (per call): only a known `subnet`.
+    let only = true;
+    for (const k in options) only &&= k === 'subnet';
+    const hit = only ? this.byId.get(options.subnet!) : undefined;
+    if (hit) return hit;
     if (typeof options !== 'object' || options === null) throw badOption(`${where} options`, String(options), 'pass { subnet } or { budget }');
     rejectUnknownKeys(options, RUN_KEYS, { file: '<api>', field: where, code: 'BAD_OPTION' });
     if (options.subnet !== undefined && options.budget !== undefined) throw badOption(`${where}.subnet`, 'both subnet and budget', 'pass one of them');
@@ -279,13 +288,15 @@ export class SortedModel<O extends OrtLike = OrtLike> {
   }
 
   /** Run one subnet: by `options`, else the default. Concurrent calls are safe; runs on one session queue up. */
-  async run(feeds: Record<string, FeedValue>, options: RunOptions = {}): Promise<Record<string, TensorOf<O>>> {
-    this.checkLive('run()');
-    const prepared = prepareFeeds(this.ort, this.manifest, feeds);
-    const subnet = this.choose(options, prepared.batch, 'run()') ?? this.fallback(this.target);
-    const r = await this.engines.run(subnet, prepared.feeds, prepared.batch);
-    if (!r.first) this.estimator.observe(subnet, prepared.batch, r.ms);
-    return r.outputs as Record<string, TensorOf<O>>;
+  run(feeds: Record<string, FeedValue>, options: RunOptions = {}): Promise<Record<string, TensorOf<O>>> {
+    try {
+      this.checkLive('run()');
+      const prepared = prepareFeeds(this.ort, this.manifest, feeds);
+      const subnet = this.choose(options, prepared.batch, 'run()') ?? this.fallback(this.target);
+      return this.engines.run(subnet, prepared.feeds, prepared.batch) as Promise<Record<string, TensorOf<O>>>;
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
   }
 
   /** Ids of subnets with a live static session, least recently used first. */

@@ -47,13 +47,15 @@ export function registerSourceOpener(opener: SourceOpener): void {
   openers.push(opener);
 }
 
-/** Serializes async steps: each runs after the previous one settles. */
+/** Serializes async steps: each runs after the previous one settles (at once when idle). */
 export class Chain {
   private tail: Promise<unknown> = Promise.resolve();
+  private pending = 0;
 
   run<T>(step: () => Promise<T>): Promise<T> {
-    const next = this.tail.then(step);
-    this.tail = next.catch(() => undefined);
+    const next = this.pending++ === 0 ? step() : this.tail.then(step);
+    const settle = (): void => void this.pending--;
+    this.tail = next.then(settle, settle);
     return next;
   }
 }

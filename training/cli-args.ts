@@ -57,3 +57,27 @@ export function choiceFlag<T extends string>(command: string, flag: string, valu
   const guess = didYouMean(value, choices);
   throw new SortedNetError({ code: 'BAD_OPTION', file: command, field: `--${flag}`, found: JSON.stringify(value), fix: guess ? `did you mean ${guess}?` : `use one of ${choices.join(', ')}` });
 }
+
+/** The value of `--arch` in argv (`--arch cnn` or `--arch=cnn`), without parsing the rest. */
+export function archOf(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--arch') return argv[i + 1];
+    if (argv[i]!.startsWith('--arch=')) return argv[i]!.slice('--arch='.length);
+  }
+  return undefined;
+}
+
+/**
+ * Run `fn`; an API error about a config field (file `<api>`) is rethrown naming the flag the
+ * user typed, e.g. `sortednet train: --lr-min` rather than `<api>: lrMinFraction`.
+ */
+export async function namingFlags<T>(command: string, flagOf: Readonly<Record<string, string>>, fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof SortedNetError && err.file === '<api>' && err.field in flagOf) {
+      throw new SortedNetError({ code: err.code, file: command, field: flagOf[err.field]!, found: err.found, fix: err.fix, cause: err });
+    }
+    throw err;
+  }
+}

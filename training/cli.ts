@@ -10,15 +10,17 @@
  */
 import { initBackend, BACKEND_CHOICES } from './backend.js';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
-import { numberFlag, listFlag, choiceFlag, parseCommand, type OptionSpec } from './cli-args.js';
-import { archOf, cnnEvalCommand, cnnTrainCommand } from './cnn-cli.js';
+import { archOf, numberFlag, listFlag, choiceFlag, namingFlags, parseCommand, type OptionSpec } from './cli-args.js';
+import { cnnEvalCommand, cnnTrainCommand } from './cnn-cli.js';
 import { DEFAULT_CONFIG, REDUCES, resolveConfig, SAMPLINGS, type TrainConfig } from './config.js';
 import { describeData, loadFashionMnist } from './data/fashion-mnist.js';
 import { evaluateSubnets, formatTable } from './eval.js';
 import { train } from './loop.js';
 import { SortedMlp } from './models/mlp.js';
 import { plotPathFor, writeAccuracyPlot } from './plot.js';
+import { gptEvalCommand, gptTrainCommand } from './gpt-cli.js';
 import { ProgressReporter } from './progress.js';
+import { SCHEME_FLAG_OF, SCHEME_OPTIONS, schemeFlags, schemeHelp } from './scheme/config.js';
 import type { MlpConfig } from './spec.js';
 import { didYouMean, SortedNetError } from '../runtime/errors.js';
 
@@ -29,7 +31,7 @@ const D = DEFAULT_CONFIG;
 const FLAG_OF: Record<keyof TrainConfig, string> = {
   arch: '--arch', hidden: '--hidden', depths: '--depths', widths: '--widths', epochs: '--epochs', batch: '--batch',
   lr: '--lr', lrMinFraction: '--lr-min', warmupSteps: '--warmup', groups: '--groups', sampling: '--sampling',
-  reduce: '--reduce', seed: '--seed', evalEachEpoch: '--no-epoch-eval', backend: '--backend', workers: '--workers',
+  reduce: '--reduce', seed: '--seed', evalEachEpoch: '--no-epoch-eval', backend: '--backend', workers: '--workers', ...SCHEME_FLAG_OF,
 };
 
 const TRAIN_OPTIONS: OptionSpec = {
@@ -38,26 +40,28 @@ const TRAIN_OPTIONS: OptionSpec = {
   warmup: { type: 'string' }, groups: { type: 'string' }, sampling: { type: 'string' }, reduce: { type: 'string' },
   seed: { type: 'string' }, data: { type: 'string' }, 'limit-train': { type: 'string' }, 'limit-test': { type: 'string' },
   backend: { type: 'string' }, workers: { type: 'string' }, out: { type: 'string', short: 'o' }, 'no-epoch-eval': { type: 'boolean' },
-  quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
+  quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' }, ...SCHEME_OPTIONS,
 };
 
 const EVAL_OPTIONS: OptionSpec = {
   data: { type: 'string' }, 'limit-test': { type: 'string' }, backend: { type: 'string' }, batch: { type: 'string' },
+  'eval-tokens': { type: 'string' }, 'limit-docs': { type: 'string' },
   update: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 };
 
 const MAIN_HELP = `Usage: sortednet <command> [options]
 
 Commands:
-  train   train a sorted network and write a checkpoint (.safetensors)
-  eval    evaluate every subnet of a checkpoint on the test split
+  train   train a sorted network (--arch mlp, cnn or gpt) and write a checkpoint (.safetensors)
+  eval    evaluate every subnet of a checkpoint on the held-out split
 
 Run \`sortednet <command> --help\` for its options.`;
 
 const TRAIN_HELP = `Usage: sortednet train [options]
 
 Model:
-  --arch NAME          mlp, or cnn (own flags: sortednet train --arch cnn --help) (default ${D.arch})
+  --arch NAME          mlp, cnn or gpt; cnn and gpt have their own flags:       (default ${D.arch})
+                       sortednet train --arch cnn --help, --arch gpt --help
   --hidden N           units per hidden layer of the full network         (default ${D.hidden})
   --depths LIST        depth levels, ascending                            (default ${D.depths.join(',')})
   --widths LIST        width levels as fractions, ascending, ending in 1  (default ${D.widths.join(',')})
@@ -68,10 +72,13 @@ Optimisation:
   --lr X               peak Adam learning rate                            (default ${D.lr})
   --lr-min X           final learning rate as a fraction of --lr (cosine) (default ${D.lrMinFraction})
   --warmup N           linear warm-up steps, at most 10% of the run      (default ${D.warmupSteps})
-  --groups N           subnets sampled per step (g)                       (default ${D.groups})
-  --sampling MODE      uniform | sandwich (largest + smallest + random)   (default ${D.sampling})
+  --groups N           subnets per step (g); widths per step under all-exits (default ${D.groups})
+  --sampling MODE      uniform | sandwich (largest + smallest + random) | (default ${D.sampling})
+                       all-exits (every depth of g widths, one pass each)
   --reduce MODE        combine subnet losses: mean | sum                  (default ${D.reduce})
   --seed N             seed for weights, batches and sampling             (default ${D.seed})
+
+${schemeHelp(23)}
 
 Data:
   --data DIR           folder with the Fashion-MNIST IDX files   (default /usr/share/datasets/fashion-mnist,
@@ -89,12 +96,15 @@ Run:
 
 const EVAL_HELP = `Usage: sortednet eval <checkpoint.safetensors> [options]
 
-Evaluates every subnet on the test split and prints accuracy and loss.
+Evaluates every subnet on the held-out split: accuracy and loss (mlp, cnn) or loss and
+perplexity (gpt, on the Brown held-out files with the checkpoint's own tokenizer).
 
 Options:
-  --data DIR           folder with the Fashion-MNIST IDX files            (default as in train)
-  --limit-test N       use only the first N test examples                 (default all)
-  --batch N            examples per forward pass                          (default 1000)
+  --data DIR           Fashion-MNIST IDX folder, or for gpt the Brown folder (default as in train)
+  --limit-test N       use only the first N test examples (mlp, cnn)      (default all)
+  --batch N            examples per forward pass (mlp, cnn)               (default 1000)
+  --eval-tokens N      held-out tokens (gpt)                              (default as trained)
+  --limit-docs N       use only the first N held-out documents (gpt)      (default all)
   --backend NAME       auto | tensorflow | wasm | cpu                     (default auto)
   --update             write the metrics into the checkpoint and redraw its plot
   --json               print the subnets as JSON instead of a table
@@ -104,7 +114,9 @@ const str = (v: Record<string, unknown>, k: string) => (typeof v[k] === 'string'
 
 async function trainCommand(argv: string[]): Promise<void> {
   const cmd = 'sortednet train';
-  if (archOf(argv) === 'cnn') return cnnTrainCommand(argv); // the CNN has its own flags (training/cnn-cli.ts)
+  // The CNN and the GPT have their own flags (training/cnn-cli.ts, training/gpt-cli.ts).
+  if (archOf(argv) === 'cnn') return cnnTrainCommand(argv);
+  if (archOf(argv) === 'gpt') return gptTrainCommand(argv);
   const { values: v, positionals } = parseCommand(cmd, argv, TRAIN_OPTIONS);
   if (v.help) return void console.log(TRAIN_HELP);
   if (positionals.length) throw new SortedNetError({ code: 'BAD_OPTION', file: cmd, field: '(arguments)', found: `unexpected ${JSON.stringify(positionals[0])}`, fix: 'pass settings as --flags; see `sortednet train --help`' });
@@ -125,22 +137,15 @@ async function trainCommand(argv: string[]): Promise<void> {
     backend: choiceFlag(cmd, 'backend', str(v, 'backend'), BACKEND_CHOICES),
     workers: numberFlag(cmd, 'workers', str(v, 'workers'), true),
     evalEachEpoch: v['no-epoch-eval'] ? false : undefined,
+    ...schemeFlags(cmd, v),
   };
-  let config: TrainConfig;
-  try {
-    config = resolveConfig(partial);
-  } catch (err) {
-    // Name the flag rather than the config field.
-    if (err instanceof SortedNetError && err.field in FLAG_OF) {
-      throw new SortedNetError({ code: err.code, file: cmd, field: FLAG_OF[err.field as keyof TrainConfig], found: err.found, fix: err.fix });
-    }
-    throw err;
-  }
+  // Resuming: only the flags given travel, checked against the resumed run's config by train().
+  const resume = Boolean(v.resume);
+  const config = resume ? partial : await namingFlags(cmd, FLAG_OF, () => resolveConfig(partial));
   const out = str(v, 'out') ?? 'model.safetensors';
   const log = (line: string) => process.stderr.write(`${line}\n`);
 
-  const backend = await initBackend(config.backend);
-  log(`backend: ${backend}`);
+  if (config.backend || !resume) log(`backend: ${await initBackend(config.backend)}`);
   const data = await loadFashionMnist({
     dir: str(v, 'data'),
     limitTrain: numberFlag(cmd, 'limit-train', str(v, 'limit-train'), true),
@@ -150,7 +155,7 @@ async function trainCommand(argv: string[]): Promise<void> {
 
   const reporter = v.quiet ? undefined : new ProgressReporter();
   try {
-    const result = await train({ ...config, data, out, onProgress: reporter ? (e) => reporter.on(e) : undefined });
+    const result = await namingFlags(cmd, FLAG_OF, () => train({ ...config, data, out, resume, onProgress: reporter ? (e) => reporter.on(e) : undefined }));
     console.log(formatTable(result.subnets));
   } finally {
     reporter?.close();
@@ -166,9 +171,19 @@ async function evalCommand(argv: string[]): Promise<void> {
     throw new SortedNetError({ code: 'BAD_OPTION', file: cmd, field: '<checkpoint>', found: file ? `${positionals.length} files` : 'missing', fix: 'give one checkpoint: sortednet eval model.safetensors' });
   }
   const ckpt = await readCheckpoint(file);
-  if (ckpt.spec.arch !== 'mlp' && ckpt.spec.arch !== 'cnn') throw new SortedNetError({ code: 'BAD_CHECKPOINT', file, field: 'sortednet.arch', found: JSON.stringify(ckpt.spec.arch), fix: 'this sortednet evaluates mlp and cnn checkpoints' });
+  const gptOnly = ['eval-tokens', 'limit-docs'].find((k) => v[k] !== undefined && ckpt.spec.arch !== 'gpt');
+  const classifierOnly = ['limit-test', 'batch'].find((k) => v[k] !== undefined && ckpt.spec.arch === 'gpt');
+  if (gptOnly || classifierOnly) {
+    throw new SortedNetError({ code: 'BAD_OPTION', file: cmd, field: `--${gptOnly ?? classifierOnly}`, found: `given for a ${ckpt.spec.arch} checkpoint`, fix: gptOnly ? 'it applies to gpt checkpoints; use --limit-test' : 'use --eval-tokens or --limit-docs for a gpt checkpoint' });
+  }
   const backend = await initBackend(choiceFlag(cmd, 'backend', str(v, 'backend'), BACKEND_CHOICES) ?? 'auto');
   process.stderr.write(`backend: ${backend}\n`);
+  if (ckpt.spec.arch === 'gpt') {
+    return gptEvalCommand(file, ckpt, {
+      data: str(v, 'data'), limitDocs: numberFlag(cmd, 'limit-docs', str(v, 'limit-docs'), true), evalTokens: numberFlag(cmd, 'eval-tokens', str(v, 'eval-tokens'), true),
+      update: Boolean(v.update), json: Boolean(v.json),
+    });
+  }
   if (ckpt.spec.arch === 'cnn') {
     return cnnEvalCommand(file, ckpt, {
       data: str(v, 'data'), limitTest: numberFlag(cmd, 'limit-test', str(v, 'limit-test'), true), batch: numberFlag(cmd, 'batch', str(v, 'batch'), true),

@@ -9,7 +9,7 @@
 import { SortedNetError } from '../runtime/errors.js';
 import { BACKEND_CHOICES } from './backend.js';
 import { writeCheckpoint, type Checkpoint } from './checkpoint.js';
-import { choiceFlag, listFlag, numberFlag, parseCommand, type OptionSpec } from './cli-args.js';
+import { choiceFlag, listFlag, namingFlags, numberFlag, parseCommand, type OptionSpec } from './cli-args.js';
 import { evaluateCnn } from './cnn-eval.js';
 import { REDUCES, SAMPLINGS } from './config.js';
 import { describeData, loadFashionMnist } from './data/fashion-mnist.js';
@@ -17,25 +17,19 @@ import { formatTable } from './eval.js';
 import { SortedCnn } from './models/cnn.js';
 import { plotPathFor, writeAccuracyPlot } from './plot.js';
 import { ProgressReporter } from './progress.js';
+import { SCHEME_FLAG_OF, SCHEME_OPTIONS, schemeFlags, schemeHelp } from './scheme/config.js';
 import { DEFAULT_CNN_TRAIN, resolveCnnConfig, trainCnn, type CnnTrainConfig } from './train-cnn.js';
 
 const D = DEFAULT_CNN_TRAIN;
 const CMD = 'sortednet train';
 
-/** The value of `--arch` in argv (`--arch cnn` or `--arch=cnn`), without parsing the rest. */
-export function archOf(argv: readonly string[]): string | undefined {
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--arch') return argv[i + 1];
-    if (argv[i]!.startsWith('--arch=')) return argv[i]!.slice('--arch='.length);
-  }
-  return undefined;
-}
+export { archOf } from './cli-args.js';
 
 const FLAG_OF: Record<keyof CnnTrainConfig, string> = {
   channels: '--channels', stages: '--stages', blocks: '--blocks', stemStride: '--stem-stride', depths: '--depths', widths: '--widths',
   epochs: '--epochs', batch: '--batch', lr: '--lr', lrMinFraction: '--lr-min', warmupSteps: '--warmup', groups: '--groups',
   sampling: '--sampling', reduce: '--reduce', calibrationImages: '--calibration-images', evalEachEpoch: '--no-epoch-eval',
-  seed: '--seed', backend: '--backend',
+  seed: '--seed', backend: '--backend', ...SCHEME_FLAG_OF,
 };
 
 const OPTIONS: OptionSpec = {
@@ -44,7 +38,7 @@ const OPTIONS: OptionSpec = {
   'lr-min': { type: 'string' }, warmup: { type: 'string' }, groups: { type: 'string' }, sampling: { type: 'string' }, reduce: { type: 'string' },
   'calibration-images': { type: 'string' }, seed: { type: 'string' }, data: { type: 'string' }, 'limit-train': { type: 'string' },
   'limit-test': { type: 'string' }, backend: { type: 'string' }, out: { type: 'string', short: 'o' }, 'no-epoch-eval': { type: 'boolean' },
-  quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
+  quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' }, ...SCHEME_OPTIONS,
 };
 
 export const CNN_TRAIN_HELP = `Usage: sortednet train --arch cnn [options]
@@ -63,11 +57,14 @@ Optimisation:
   --lr X                  peak Adam learning rate                                  (default ${D.lr})
   --lr-min X              final learning rate as a fraction of --lr (cosine)       (default ${D.lrMinFraction})
   --warmup N              linear warm-up steps                                     (default ${D.warmupSteps})
-  --groups N              subnets sampled per step (g)                             (default ${D.groups})
-  --sampling MODE         uniform | sandwich (largest + smallest + random)         (default ${D.sampling})
+  --groups N              subnets per step (g); widths per step under all-exits    (default ${D.groups})
+  --sampling MODE         uniform | sandwich (largest + smallest + random) |       (default ${D.sampling})
+                          all-exits (every depth of g widths, stage 0 shared)
   --reduce MODE           combine subnet losses: mean | sum                        (default ${D.reduce})
   --calibration-images N  training images for every subnet's batch-norm statistics (default ${D.calibrationImages})
   --seed N                seed for weights, batches and sampling                   (default ${D.seed})
+
+${schemeHelp(26)}
 
 Data:
   --data DIR              folder with the Fashion-MNIST IDX files (default as for the MLP)
@@ -90,6 +87,7 @@ export async function cnnTrainCommand(argv: string[]): Promise<void> {
   if (positionals.length) throw new SortedNetError({ code: 'BAD_OPTION', file: CMD, field: '(arguments)', found: `unexpected ${JSON.stringify(positionals[0])}`, fix: 'pass settings as --flags; see `sortednet train --arch cnn --help`' });
   const int = (flag: string) => numberFlag(CMD, flag, str(v, flag), true);
   const partial: Partial<CnnTrainConfig> = {
+    ...schemeFlags(CMD, v),
     channels: int('channels'), stages: int('stages'), blocks: int('blocks'), stemStride: int('stem-stride'),
     depths: listFlag(CMD, 'depths', str(v, 'depths')), widths: listFlag(CMD, 'widths', str(v, 'widths')),
     epochs: int('epochs'), batch: int('batch'), lr: numberFlag(CMD, 'lr', str(v, 'lr')), lrMinFraction: numberFlag(CMD, 'lr-min', str(v, 'lr-min')),
@@ -99,21 +97,15 @@ export async function cnnTrainCommand(argv: string[]): Promise<void> {
   };
   // A depth list without --blocks sets the full depth.
   if (partial.depths && partial.blocks === undefined) partial.blocks = Math.max(...partial.depths);
-  let config: CnnTrainConfig;
-  try {
-    config = resolveCnnConfig(partial);
-  } catch (err) {
-    if (err instanceof SortedNetError && err.field in FLAG_OF) {
-      throw new SortedNetError({ code: err.code, file: CMD, field: FLAG_OF[err.field as keyof CnnTrainConfig], found: err.found, fix: err.fix });
-    }
-    throw err;
-  }
+  // Resuming: only the flags given travel, checked against the resumed run's config by trainCnn.
+  const resume = Boolean(v.resume);
+  const config = resume ? partial : await namingFlags(CMD, FLAG_OF, () => resolveCnnConfig(partial));
   const out = str(v, 'out') ?? 'model.safetensors';
   const data = await loadFashionMnist({ dir: str(v, 'data'), limitTrain: int('limit-train'), limitTest: int('limit-test') });
   process.stderr.write(`${describeData(data)}\n`);
   const reporter = v.quiet ? undefined : new ProgressReporter();
   try {
-    const result = await trainCnn({ ...config, data, out, onProgress: reporter ? (e) => reporter.on(e) : undefined });
+    const result = await namingFlags(CMD, FLAG_OF, () => trainCnn({ ...config, data, out, resume, onProgress: reporter ? (e) => reporter.on(e) : undefined }));
     await writeAccuracyPlot(out, result.subnets);
     console.log(formatTable(result.subnets));
   } finally {

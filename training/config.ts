@@ -8,15 +8,16 @@
  */
 import { rejectUnknownKeys, SortedNetError } from '../runtime/errors.js';
 import type { BackendChoice } from './backend.js';
+import { checkScheme, DEFAULT_SCHEME, type SchemeConfig } from './scheme/config.js';
+import type { Sampling } from './scheme/sampling.js';
 
-export type Sampling = 'uniform' | 'sandwich';
-export const SAMPLINGS: readonly Sampling[] = ['uniform', 'sandwich'];
+export { SAMPLINGS, type Sampling } from './scheme/sampling.js';
 
 /** How the g subnets' gradients combine into one step. */
 export type Reduce = 'mean' | 'sum';
 export const REDUCES: readonly Reduce[] = ['mean', 'sum'];
 
-export interface TrainConfig {
+export interface TrainConfig extends SchemeConfig {
   /** Architecture to train. Only the sorted MLP for now. @defaultValue 'mlp' */
   arch: 'mlp';
   /** Units per hidden layer of the full network. @defaultValue 512 */
@@ -35,11 +36,15 @@ export interface TrainConfig {
   lrMinFraction: number;
   /** Linear warm-up steps from 0 to `lr`, at most a tenth of the run. @defaultValue 200 */
   warmupSteps: number;
-  /** Subnets sampled per step (g). Each sees the same mini-batch. @defaultValue 4 */
+  /**
+   * Subnets sampled per step (g), or width groups per step under `all-exits`. Each sees the
+   * same mini-batch and their gradients accumulate into one step. @defaultValue 4
+   */
   groups: number;
   /**
    * How subnets are sampled each step. `sandwich` always includes the largest and the smallest
-   * and fills the rest at random; `uniform` draws g distinct subnets. @defaultValue 'sandwich'
+   * and fills the rest at random; `uniform` draws g distinct subnets; `all-exits` draws g widths
+   * and trains every depth of each from one forward pass. @defaultValue 'sandwich'
    */
   sampling: Sampling;
   /**
@@ -79,6 +84,7 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   evalEachEpoch: true,
   backend: 'auto',
   workers: 1,
+  ...DEFAULT_SCHEME,
 });
 
 export const CONFIG_KEYS = Object.keys(DEFAULT_CONFIG) as (keyof TrainConfig)[];
@@ -111,8 +117,7 @@ export function resolveConfig(partial: Partial<TrainConfig>, file = '<api>'): Tr
     fail('widths', c.widths, 'use ascending fractions in (0, 1], e.g. 0.25,0.5,0.75,1');
   }
   if (c.widths[c.widths.length - 1] !== 1) fail('widths', c.widths, `end with 1 (the full width), e.g. ${[...c.widths, 1].join(',')}`);
-  if (!SAMPLINGS.includes(c.sampling)) fail('sampling', c.sampling, `use ${SAMPLINGS.join(' or ')}`);
-  if (c.sampling === 'sandwich' && c.groups < 2) fail('groups', c.groups, 'sandwich sampling needs --groups 2 or more (largest and smallest), or use --sampling uniform');
+  checkScheme(c, (field, fix) => fail(field, c[field], fix));
   if (!REDUCES.includes(c.reduce)) fail('reduce', c.reduce, `use ${REDUCES.join(' or ')}`);
   return c;
 }

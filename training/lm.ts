@@ -1,6 +1,7 @@
 /**
  * Language-model training pieces for the sorted GPT: token windows, the all-exits loss of
- * Sorted LLaMA, one optimizer step, and held-out perplexity of every subnet.
+ * Sorted LLaMA, one optimizer step (any sampling, optional distillation), and held-out
+ * perplexity of every subnet.
  *
  * All-exits: one forward pass at one (heads, ffn) level yields logits after every depth
  * level (the shared final norm and head are applied at each exit); the step's loss is the
@@ -18,7 +19,10 @@ import { SortedNetError } from '../runtime/errors.js';
 import { gptMacs, gptParams, type SortedGpt } from './models/gpt.js';
 import { lmCrossEntropy } from './models/gpt-ops.js';
 import type { Rng } from './rng.js';
+import { applyTo, sortedStep } from './scheme/objective.js';
+import type { Pass } from './scheme/sampling.js';
 import { latticeOf, subnetId, type Dim, type Levels, type SubnetSpec } from './spec.js';
+import type { StepOptions } from './step.js';
 
 /** A batch of next-token examples: ids[i] predicts targets[i], row-major [batch, seq]. */
 export interface LmBatch {
@@ -54,25 +58,34 @@ export function allExitsLoss(model: SortedGpt, ids: tf.Tensor1D, targets: tf.Ten
 }
 
 /**
- * One Adam step on the all-exits loss of each (heads, ffn) group in `groups` (their sum);
+ * One optimizer step on the planned passes (each one forward pass at one heads/ffn level,
+ * trained at its depth exits), optionally distilled from the full model's detached logits;
+ * the loss is the SUM of the subnets' mean token cross-entropies (see scheme/objective.ts).
+ * Returns each trained subnet's cross-entropy in pass order (before the update).
+ */
+export function lmStep(model: SortedGpt, optimizer: tf.Optimizer, batch: LmBatch, passes: readonly Pass[], opts: StepOptions = {}): number[] {
+  return tf.tidy(() => {
+    const ids = tf.tensor1d(batch.ids, 'int32');
+    const targets = tf.tensor1d(batch.targets, 'int32');
+    return sortedStep({
+      variables: model.variables(),
+      forward: (levels, depths) => model.forwardDepths(ids, batch.batch, batch.seq, levels, depths),
+      hardLoss: (logits) => lmCrossEntropy(logits, targets),
+      passes,
+      scale: 1,
+      distill: opts.distill && { ...opts.distill, teacher: { depth: model.depth, heads: model.config.heads, ffn: 1 } },
+    }, applyTo(optimizer));
+  });
+}
+
+/**
+ * One step on the all-exits loss of each (heads, ffn) group in `groups` (their sum);
  * returns each depth exit's loss averaged over the groups, in `depths` order (before the update).
  */
 export function lmTrainStep(model: SortedGpt, optimizer: tf.Optimizer, batch: LmBatch, groups: Omit<Levels, 'depth'> | Omit<Levels, 'depth'>[], depths: number[]): number[] {
   const gs = Array.isArray(groups) ? groups : [groups];
-  return tf.tidy(() => {
-    const ids = tf.tensor1d(batch.ids, 'int32');
-    const targets = tf.tensor1d(batch.targets, 'int32');
-    let perExit: tf.Tensor | undefined;
-    optimizer.minimize(() => {
-      const parts = gs.map((g) => allExitsLoss(model, ids, targets, batch.batch, batch.seq, g, depths));
-      // Kept: the gradient scope disposes everything but the loss.
-      perExit = tf.keep(tf.div(tf.addN(parts.map((p) => tf.stack(p.exits))), gs.length));
-      return parts.length === 1 ? parts[0]!.total : (tf.addN(parts.map((p) => p.total)) as tf.Scalar);
-    }, false, model.variables());
-    const values = Array.from(perExit!.dataSync());
-    perExit!.dispose();
-    return values;
-  });
+  const losses = lmStep(model, optimizer, batch, gs.map((levels) => ({ levels, depths })));
+  return depths.map((_, d) => gs.reduce((sum, _g, g) => sum + losses[g * depths.length + d]!, 0) / gs.length);
 }
 
 export interface LmEvalOptions {

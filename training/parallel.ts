@@ -3,11 +3,13 @@
  * core can only help through a second tfjs instance: each replica (the calling thread is
  * replica 0, the others are worker threads) holds the same weights and its own Adam state,
  * computes the gradient on its share of the mini-batch, and then every replica averages all
- * the gradients in the same order and applies the identical Adam step. Weights never travel,
- * only gradients, through SharedArrayBuffers; replicas stay bit-identical.
+ * the gradients in the same order and applies the identical AdamW step. Weights never travel,
+ * only gradients, through SharedArrayBuffers; replicas stay bit-identical. Workers start from
+ * the calling thread's weights and, when it is an AdamW, its optimizer state (so a resumed run
+ * can use workers too).
  *
  * @example
- * const group = await ReplicaGroup.start(model, optimizerConfig, lattice, { replicas: 2, maxBatch: 128 });
+ * const group = await ReplicaGroup.start(model, adamw, adamConfig, lattice, { replicas: 2, maxBatch: 128, reduce: 'mean' });
  * const loss = group.step({ x, labels, n: 128 }, [0, 11, 3, 5], lr); // lattice indices
  * await group.stop();
  */
@@ -16,19 +18,29 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { NamedTensor } from './checkpoint.js';
 import type { Reduce } from './config.js';
 import type { SortedMlp } from './models/mlp.js';
+import { AdamW, type AdamWState } from './scheme/adamw.js';
 import type { Levels } from './spec.js';
-import { computeGradients, type Batch } from './step.js';
+import { computeGradients, type Batch, type StepOptions } from './step.js';
 
 /** Slots of the shared control array. */
 export const CTRL = { seq: 0, arrived: 1, command: 2, n: 3, g: 4, failed: 5, subnets: 8 } as const;
 export const CMD = { step: 1, stop: 2 } as const;
-const MAX_G = 16;
+const MAX_G = 64;
 const WAIT_MS = 200;
 
 export interface AdamConfig {
   beta1: number;
   beta2: number;
   epsilon: number;
+  /** Decoupled weight decay. @defaultValue 0 */
+  weightDecay?: number;
+}
+
+/** Builds each worker's optimizer: the same AdamW as the calling thread's, with its state. */
+export function replicaOptimizer(adam: AdamConfig, state: AdamWState | undefined, model: SortedMlp): AdamW {
+  const opt = new AdamW({ ...adam });
+  if (state) opt.importState(state, model.variables(), (_, i) => model.names()[i]!);
+  return opt;
 }
 
 /** What a worker replica needs; all buffers are shared. */
@@ -39,7 +51,10 @@ export interface ReplicaInit {
   names: string[];
   lattice: Levels[];
   adam: AdamConfig;
+  /** The calling thread's optimizer state at start (none: fresh moments). */
+  optimizerState?: AdamWState;
   reduce: Reduce;
+  step: StepOptions;
   ctrl: SharedArrayBuffer;
   /** [lr, loss per replica x 2 parities]. */
   scalars: SharedArrayBuffer;
@@ -69,7 +84,7 @@ export function waitFor(ctrl: Int32Array, slot: number, target: number): void {
  * its rows, publish, barrier, average every replica's gradient in rank order, Adam step.
  */
 export function replicaStep(r: {
-  rank: number; replicas: number; model: SortedMlp; optimizer: tf.Optimizer; names: string[]; reduce: Reduce;
+  rank: number; replicas: number; model: SortedMlp; optimizer: tf.Optimizer; names: string[]; reduce: Reduce; step: StepOptions;
   ctrl: Int32Array; scalars: Float64Array; x: Float32Array; labels: Int32Array; grads: Float32Array; seq: number; subnets: Levels[];
 }): void {
   // Everything main posted for this step is read before the barrier: after it, main may post the next step.
@@ -81,13 +96,16 @@ export function replicaStep(r: {
   const total = r.grads.length / (2 * r.replicas);
   const slot = (rank: number) => r.grads.subarray((parity * r.replicas + rank) * total, (parity * r.replicas + rank + 1) * total);
   const batch: Batch = { x: r.x.subarray(start * inputSize, end * inputSize), labels: r.labels.subarray(start, end), n: end - start };
-  const { loss, grads } = computeGradients(r.model, batch, r.subnets, r.reduce);
+  // Variables no sampled subnet uses have no gradient, on every replica alike: they sit out the step.
+  const { loss, grads } = computeGradients(r.model, batch, r.subnets, r.reduce, r.step);
   const mine = slot(r.rank);
+  const vars = r.model.variables();
   let off = 0;
-  for (const name of r.names) {
-    mine.set(grads[name]!, off);
-    off += grads[name]!.length;
-  }
+  vars.forEach((v, i) => {
+    const g = grads[r.names[i]!];
+    if (g) mine.set(g, off);
+    off += v.size;
+  });
   r.scalars[1 + parity * r.replicas + r.rank] = loss;
   // Barrier: every replica adds 1 per step.
   if (Atomics.add(r.ctrl, CTRL.arrived, 1) + 1 === r.replicas * r.seq) Atomics.notify(r.ctrl, CTRL.arrived);
@@ -99,7 +117,11 @@ export function replicaStep(r: {
   tf.tidy(() => {
     const map: Record<string, tf.Tensor> = {};
     let o = 0;
-    for (const v of r.model.variables()) {
+    for (const [i, v] of vars.entries()) {
+      if (!grads[r.names[i]!]) {
+        o += v.size;
+        continue;
+      }
       let acc: tf.Tensor | undefined;
       for (let k = 0; k < r.replicas; k++) {
         const part = tf.mul(tf.tensor(slots[k]!.subarray(o, o + v.size), v.shape), weights[k]!);
@@ -141,6 +163,7 @@ export class ReplicaGroup {
     private readonly optimizer: tf.Optimizer,
     private readonly lattice: Levels[],
     private readonly reduce: Reduce,
+    private readonly stepOptions: StepOptions,
     private readonly replicas: number,
     init: Omit<ReplicaInit, 'rank'>,
   ) {
@@ -156,19 +179,24 @@ export class ReplicaGroup {
     });
   }
 
-  /** Start the workers with copies of `model`'s current weights; resolves when they are ready. */
-  static async start(model: SortedMlp, optimizer: tf.Optimizer, adam: AdamConfig, lattice: Levels[], opts: { replicas: number; maxBatch: number; reduce: Reduce }): Promise<ReplicaGroup> {
+  /**
+   * Start the workers with copies of `model`'s current weights (and `optimizer`'s state when it
+   * is an AdamW; workers always run AdamW with `adam`); resolves when they are ready.
+   */
+  static async start(model: SortedMlp, optimizer: tf.Optimizer, adam: AdamConfig, lattice: Levels[], opts: { replicas: number; maxBatch: number; reduce: Reduce; step?: StepOptions }): Promise<ReplicaGroup> {
     const names = model.names();
     const total = model.variables().reduce((s, v) => s + v.size, 0);
+    const step = opts.step ?? {};
+    const optimizerState = optimizer instanceof AdamW ? optimizer.exportState(model.variables(), (_, i) => names[i]!) : undefined;
     const init: Omit<ReplicaInit, 'rank'> = {
-      replicas: opts.replicas, tensors: model.toTensors(), names, lattice, adam, reduce: opts.reduce,
+      replicas: opts.replicas, tensors: model.toTensors(), names, lattice, adam, optimizerState, reduce: opts.reduce, step,
       ctrl: new SharedArrayBuffer(4 * (CTRL.subnets + MAX_G)),
       scalars: new SharedArrayBuffer(8 * (1 + 2 * opts.replicas)),
       x: new SharedArrayBuffer(4 * opts.maxBatch * model.config.inputSize),
       labels: new SharedArrayBuffer(4 * opts.maxBatch),
       grads: new SharedArrayBuffer(4 * 2 * opts.replicas * total),
     };
-    const group = new ReplicaGroup(model, optimizer, lattice, opts.reduce, opts.replicas, init);
+    const group = new ReplicaGroup(model, optimizer, lattice, opts.reduce, step, opts.replicas, init);
     await Promise.all(group.workers.map((w) => new Promise<void>((resolve, reject) => {
       w.once('message', (m) => (m === 'ready' ? resolve() : reject(new Error(String(m)))));
       w.once('error', reject);
@@ -192,7 +220,7 @@ export class ReplicaGroup {
     Atomics.store(this.ctrl, CTRL.seq, this.seq);
     Atomics.notify(this.ctrl, CTRL.seq);
     replicaStep({
-      rank: 0, replicas: this.replicas, model: this.model, optimizer: this.optimizer, names: this.model.names(), reduce: this.reduce,
+      rank: 0, replicas: this.replicas, model: this.model, optimizer: this.optimizer, names: this.model.names(), reduce: this.reduce, step: this.stepOptions,
       ctrl: this.ctrl, scalars: this.scalars, x: this.x, labels: this.labels, grads: this.grads, seq: this.seq,
       subnets: subnetIdx.map((i) => this.lattice[i]!),
     });

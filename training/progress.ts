@@ -12,7 +12,11 @@ import cliProgress from 'cli-progress';
 import type { SubnetSpec } from './spec.js';
 
 export type TrainEvent =
-  | { type: 'start'; backend: string; totalSteps: number; stepsPerEpoch: number; epochs: number; subnets: number; train: number; test: number }
+  | {
+      type: 'start'; backend: string; totalSteps: number; stepsPerEpoch: number; epochs: number; subnets: number; train: number; test: number;
+      /** Steps already done when the run resumed from a resume file. */
+      resumedAt?: number;
+    }
   | {
       type: 'step';
       /** Steps done, 1-based. */
@@ -72,7 +76,7 @@ export class ProgressReporter {
   on(e: TrainEvent): void {
     switch (e.type) {
       case 'start':
-        this.line(`train: ${e.subnets} subnets, ${e.train} train / ${e.test} test examples, ${e.epochs} epochs x ${e.stepsPerEpoch} steps on ${e.backend}`);
+        this.line(`train: ${e.subnets} subnets, ${e.train} train / ${e.test} test examples, ${e.epochs} epochs x ${e.stepsPerEpoch} steps on ${e.backend}${e.resumedAt ? `, resuming after step ${e.resumedAt}` : ''}`);
         this.lastLog = performance.now();
         break;
       case 'step': {

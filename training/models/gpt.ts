@@ -208,6 +208,11 @@ export class SortedGpt {
     return [...this.vars.values()];
   }
 
+  /** Checkpoint tensor names, parallel to `variables()`. */
+  names(): string[] {
+    return [...this.vars.keys()];
+  }
+
   /**
    * Logits [batch * seq, vocab] after each depth in `depths`, for one heads and ffn level,
    * in one pass: the final norm and head are applied after each requested block.

@@ -33,3 +33,15 @@ export function scaledSum(xs: tf.Scalar[], scale: number): tf.Scalar {
   });
   return f(...xs) as tf.Scalar;
 }
+
+/** `sum_i weights[i] * xs[i]` of scalars, differentiable. */
+export function weightedSum(xs: tf.Scalar[], weights: readonly number[]): tf.Scalar {
+  const f = tf.customGrad((...args) => {
+    const inputs = args.slice(0, xs.length) as tf.Scalar[];
+    return {
+      value: tf.addN(inputs.map((x, i) => tf.mul(x, weights[i]!))) as tf.Scalar,
+      gradFunc: (dy) => inputs.map((_, i) => tf.mul(dy as tf.Scalar, weights[i]!)),
+    };
+  });
+  return f(...xs) as tf.Scalar;
+}

@@ -1,0 +1,57 @@
+/**
+ * One memory measurement in a fresh process (spawned by bench/runtime.ts): resident memory growth
+ * (RSS) after loading a model with every subnet switchable, ÷ the full weights' bytes.
+ *
+ * Run: MALLOC_MMAP_THRESHOLD_=131072 node --expose-gc --import tsx bench/runtime-child.ts <file.onnx> <fast|lean|standalone> <weightBytes>
+ * Prints one JSON line: { "mode": "lean", "rssDeltaBytes": 42000000, "ratio": 1.04 }
+ *
+ * glibc's malloc raises its mmap threshold after a large free, so freed buffers stay resident
+ * and RSS drifts by whatever the process happened to allocate last. The fixed threshold above
+ * (the same for every mode) makes large frees return to the system, so RSS counts live memory.
+ */
+import { readFileSync } from 'node:fs';
+import * as ort from 'onnxruntime-node';
+import type { GraphNode } from '../runtime/graph.js';
+import { SortedModel } from '../runtime/node.js';
+import { encodeModel } from '../runtime/onnx.js';
+import { SESSION_OPTIONS } from './runtime-lib.js';
+
+const [file, mode, weightBytes] = process.argv.slice(2) as [string, 'fast' | 'lean' | 'standalone', string];
+const gc = (globalThis as { gc?: () => void }).gc!;
+const settle = async (): Promise<number> => {
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return process.memoryUsage().rss;
+};
+
+/** ORT's one-time costs (kernel registry, MLAS buffers), paid before the baseline is taken. */
+async function warmOrt(): Promise<void> {
+  const n = 1024;
+  const w = new Float32Array(n * n).fill(0.001);
+  const node = { op: 'MatMul', inputs: ['x', 'w'], outputs: ['y'], attrs: {} } as GraphNode;
+  const model = encodeModel({ name: 'warm', inputs: [{ name: 'x', dtype: 'float32', dims: ['b', n] }], outputs: [{ name: 'y', dtype: 'float32', dims: ['b', n] }], nodes: [node], initializers: ['w'] }, new Map([['w', { dims: [n, n], dtype: 'float32', bytes: new Uint8Array(w.buffer) }]]), { opset: 17, metadata: [] });
+  const s = await ort.InferenceSession.create(model, SESSION_OPTIONS);
+  for (const b of [1, 32]) await s.run({ x: new ort.Tensor('float32', new Float32Array(b * n), [b, n]) });
+  await s.release();
+}
+
+async function load(): Promise<{ keep: unknown }> {
+  const input = (b: number): Record<string, ort.Tensor> => ({ input: new ort.Tensor('float32', new Float32Array(b * 784), [b, 784]) });
+  if (mode === 'standalone') {
+    const s = await ort.InferenceSession.create(readFileSync(file), SESSION_OPTIONS);
+    for (const b of [1, 32]) await s.run(input(b));
+    return { keep: s };
+  }
+  const model = await SortedModel.load(file, { ort, mode, calibrate: false, sessionOptions: { ...SESSION_OPTIONS, ...JSON.parse(process.env.SN_OPTS ?? '{}') } });
+  for (const s of model.manifest.subnets) for (const b of [1, 32]) await model.run(input(b), { subnet: s.id });
+  return { keep: model };
+}
+
+await warmOrt();
+const before = await settle();
+const held = await load();
+const after = await settle();
+const mu = process.memoryUsage(); console.error(`heap ${(mu.heapUsed/2**20).toFixed(1)} ext ${(mu.external/2**20).toFixed(1)} ab ${(mu.arrayBuffers/2**20).toFixed(1)} rss ${(after/2**20).toFixed(1)} before ${(before/2**20).toFixed(1)}`);
+console.log(JSON.stringify({ mode, rssDeltaBytes: after - before, ratio: (after - before) / Number(weightBytes), held: held.keep !== undefined }));

@@ -1,0 +1,240 @@
+/**
+ * Runtime benchmark: per-call switching, memory, storage, progressive loading, load time and
+ * budget selection, each against plain onnxruntime-node running the `extract`ed standalone
+ * subnet with the same threads (intra-op 1), measured side by side in one run.
+ *
+ * Run: node --import tsx bench/runtime.ts [--quick]
+ * Writes bench/results/runtime.json and prints a markdown table.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
+import * as ort from 'onnxruntime-node';
+import { SortedModel, type Calibration } from '../runtime/node.js';
+import type { SubnetEntry } from '../runtime/manifest-types.js';
+import { startServer } from '../test/helpers/range-server.js';
+import { randomArray, rng } from '../test/packager/fixture.js';
+import { median, percentile, prepareModel, round, SESSION_OPTIONS, shuffle, type BenchModel } from './runtime-lib.js';
+
+const QUICK = process.argv.includes('--quick');
+const root = fileURLToPath(new URL('../', import.meta.url));
+const rand = rng(2024);
+const input = (batch: number): ort.Tensor => new ort.Tensor('float32', randomArray(batch * 784, rng(batch)), [batch, 784]);
+const time = async (f: () => Promise<unknown>): Promise<number> => {
+  const t0 = performance.now();
+  await f();
+  return performance.now() - t0;
+};
+const log = (s: string): void => void process.stderr.write(`${s}\n`);
+
+/** p50 per subnet and batch: standalone ORT vs the runtime switching subnets every call, in random order. */
+async function perCall(m: BenchModel): Promise<Record<string, unknown>> {
+  const base = new Map<string, ort.InferenceSession>();
+  for (const [id, bytes] of m.standalone) base.set(id, await ort.InferenceSession.create(bytes, SESSION_OPTIONS));
+  const models = { fast: await SortedModel.load(m.bytes, { ort, mode: 'fast', calibrate: false, sessionOptions: SESSION_OPTIONS }), lean: await SortedModel.load(m.bytes, { ort, mode: 'lean', calibrate: false, sessionOptions: SESSION_OPTIONS }) };
+  const ids = [...m.standalone.keys()];
+  const rows: Record<string, unknown>[] = [];
+  const worst = { fast: 0, lean: 0 };
+  for (const batch of [1, 32]) {
+    const x = input(batch);
+    const samples = new Map(ids.map((id) => [id, { base: [] as number[], fast: [] as number[], lean: [] as number[] }]));
+    const rounds = (QUICK ? 20 : 1) * Math.round((m.name === 'large' ? 60 : 200) / (batch === 32 ? 2 : 1) / (QUICK ? 20 : 1));
+    for (let r = -3; r < rounds; r++) {
+      for (const id of shuffle(ids, rand)) {
+        for (const who of shuffle(['base', 'fast', 'lean'] as const, rand)) {
+          const ms = await time(() => (who === 'base' ? base.get(id)!.run({ input: x }) : models[who].run({ input: x }, { subnet: id })));
+          if (r >= 0) samples.get(id)![who].push(ms);
+        }
+      }
+    }
+    for (const id of ids) {
+      const s = samples.get(id)!;
+      const [b, f, l] = [median(s.base), median(s.fast), median(s.lean)];
+      rows.push({ batch, subnet: id, standalone_p50_ms: round(b, 4), fast_p50_ms: round(f, 4), lean_p50_ms: round(l, 4), fast_ratio: round(f / b), lean_ratio: round(l / b) });
+      worst.fast = Math.max(worst.fast, f / b);
+      worst.lean = Math.max(worst.lean, l / b);
+    }
+    log(`  ${m.name} batch ${batch}: worst fast ${worst.fast.toFixed(3)}, lean ${worst.lean.toFixed(3)}`);
+  }
+  for (const s of base.values()) await s.release();
+  await models.fast.release();
+  await models.lean.release();
+  return { per_call_ratio_fast: round(worst.fast), per_call_ratio_lean: round(worst.lean), rows };
+}
+
+/** RSS growth with every subnet switchable, each mode in a fresh process, ÷ the full weights' bytes. */
+function memory(m: BenchModel, dir: string): Record<string, unknown> {
+  const packed = join(dir, `${m.name}.onnx`);
+  const standalone = join(dir, `${m.name}.full.onnx`);
+  writeFileSync(packed, m.bytes);
+  writeFileSync(standalone, m.standalone.get(m.manifest.subnets.at(-1)!.id)!);
+  const out: Record<string, unknown> = {};
+  for (const mode of ['standalone', 'fast', 'lean'] as const) {
+    const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', join(root, 'bench/runtime-child.ts'), mode === 'standalone' ? standalone : packed, mode, String(m.weightBytes)], {
+      cwd: root, encoding: 'utf8', env: { ...process.env, MALLOC_MMAP_THRESHOLD_: '131072' },
+    });
+    const line = child.stdout.trim().split('\n').at(-1) ?? '';
+    if (child.status !== 0 || !line.startsWith('{')) throw new Error(`memory child ${mode} failed: ${child.stderr}`);
+    const r = JSON.parse(line) as { ratio: number; rssDeltaBytes: number };
+    out[`memory_ratio_${mode === 'standalone' ? 'standalone_full' : mode}`] = round(r.ratio);
+    out[`rss_delta_mb_${mode}`] = round(r.rssDeltaBytes / 2 ** 20, 1);
+  }
+  return out;
+}
+
+/** Bytes served by a Range server before the first call can run, ÷ the smallest standalone subnet. */
+async function firstCall(m: BenchModel, calibration: Calibration): Promise<Record<string, unknown>> {
+  const srv = await startServer({ '/m.onnx': m.bytes });
+  try {
+    const model = await SortedModel.load(`${srv.url}/m.onnx`, { ort, calibration, sessionOptions: SESSION_OPTIONS });
+    const sent = srv.log.reduce((a, r) => a + r.bytes, 0);
+    const first = model.subnet.id;
+    await model.run({ input: input(1) });
+    await model.complete;
+    await model.release();
+    const smallest = m.standalone.get(m.manifest.subnets[0]!.id)!.length;
+    return { first_call_bytes: sent, smallest_standalone_bytes: smallest, first_call_bytes_ratio: round(sent / smallest), first_subnet: first, requests: srv.log.length };
+  } finally {
+    await srv.close();
+  }
+}
+
+/** Bytes in memory → first result of the chosen subnet, vs ORT creating and running its standalone file. */
+async function loadTime(m: BenchModel, calibration: Calibration): Promise<Record<string, unknown>> {
+  const subnets = m.manifest.subnets;
+  const rows: Record<string, unknown>[] = [];
+  let worst = 0;
+  for (const s of [subnets[0]!, subnets[Math.floor(subnets.length / 2)]!, subnets.at(-1)!]) {
+    const runtime: number[] = [];
+    const plain: number[] = [];
+    for (let i = 0; i < (QUICK ? 2 : 5); i++) {
+      plain.push(await time(async () => {
+        const session = await ort.InferenceSession.create(m.standalone.get(s.id)!, SESSION_OPTIONS);
+        await session.run({ input: input(1) });
+        await session.release();
+      }));
+      runtime.push(await time(async () => {
+        const model = await SortedModel.load(m.bytes, { ort, subnet: s.id, calibration, sessionOptions: SESSION_OPTIONS });
+        await model.run({ input: input(1) });
+        await model.release();
+      }));
+    }
+    const ratio = median(runtime) / median(plain);
+    worst = Math.max(worst, ratio);
+    rows.push({ subnet: s.id, runtime_ms: round(median(runtime), 2), standalone_ms: round(median(plain), 2), ratio: round(ratio) });
+  }
+  const fresh = await time(async () => (await SortedModel.load(m.bytes, { ort, sessionOptions: SESSION_OPTIONS })).release());
+  return { load_ratio: round(worst), rows, load_with_fresh_calibration_ms: round(fresh, 1) };
+}
+
+/** 50 latency budgets across the subnets' measured range: is the choice the best subnet that truly fits, and does its p95 stay within budget? */
+async function budgets(m: BenchModel): Promise<Record<string, unknown>> {
+  const model = await SortedModel.load(m.bytes, { ort, sessionOptions: SESSION_OPTIONS });
+  const subnets = model.manifest.subnets;
+  const x = { input: input(1) };
+  const times = new Map<string, number[]>(subnets.map((s) => [s.id, []]));
+  const calls = QUICK ? 15 : 60;
+  for (let r = -20; r < calls; r++) for (const s of shuffle([...subnets], rand)) {
+    const ms = await time(() => model.run(x, { subnet: s.id }));
+    if (r >= 0) times.get(s.id)!.push(ms);
+  }
+  const p95 = new Map(subnets.map((s) => [s.id, percentile(times.get(s.id)!, 0.95)]));
+  const acc = (s: SubnetEntry): number => s.metrics.accuracy ?? s.macs;
+  const best = (L: number): SubnetEntry | undefined => subnets.filter((s) => p95.get(s.id)! <= L).sort((a, b) => acc(b) - acc(a) || a.macs - b.macs)[0];
+  const [lo, hi] = [Math.min(...p95.values()), Math.max(...p95.values())];
+  const rows: Record<string, unknown>[] = [];
+  let hits = 0;
+  for (let i = 0; i < 50; i++) {
+    const L = lo * (hi / lo) ** (i / 49);
+    const want = best(L);
+    const chosen = model.explain({ latencyMs: L }).chosen ?? subnets[0]!.id;
+    const served: number[] = [];
+    for (let k = 0; k < (QUICK ? 10 : 30); k++) served.push(await time(() => model.run(x, { budget: { latencyMs: L }, onImpossible: 'smallest' })));
+    const hit = chosen === want?.id && percentile(served, 0.95) <= L;
+    hits += hit ? 1 : 0;
+    rows.push({ budget_ms: round(L, 4), chosen, best: want?.id, served_p95_ms: round(percentile(served, 0.95), 4), hit });
+  }
+  await model.release();
+  return { budget_hit_rate: round(hits / 50), measured_p95_ms: Object.fromEntries([...p95].map(([k, v]) => [k, round(v, 4)])), rows };
+}
+
+async function bundleBytes(): Promise<number> {
+  const r = await build({ entryPoints: [join(root, 'runtime/web.ts')], bundle: true, minify: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, external: ['onnxruntime-*'], logLevel: 'silent' });
+  return gzipSync(r.outputFiles[0]!.contents, { level: 9 }).length;
+}
+
+const TARGETS: Record<string, [string, number]> = {
+  per_call_ratio_fast: ['<=', 1.05], per_call_ratio_lean_large: ['<=', 1.25], memory_ratio_lean: ['<=', 1.15],
+  storage_ratio: ['<=', 1.01], first_call_bytes_ratio: ['<=', 1.1], load_ratio: ['<=', 1.2], budget_hit_rate: ['>=', 0.95], bundle_bytes: ['<=', 15 * 1024],
+};
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'sortednet-bench-'));
+  const models: Record<string, Record<string, unknown>> = {};
+  try {
+    for (const name of ['fmnist', 'large'] as const) {
+      log(`${name}: packing`);
+      const m = await prepareModel(name);
+      const full = m.standalone.get(m.manifest.subnets.at(-1)!.id)!.length;
+      const cal = await SortedModel.load(m.bytes, { ort, subnet: m.manifest.subnets[0]!.id, sessionOptions: SESSION_OPTIONS });
+      const calibration = cal.calibration;
+      await cal.release();
+      const r: Record<string, unknown> = { weights: m.weights, weight_bytes: m.weightBytes, packed_bytes: m.bytes.length, subnets: m.manifest.subnets.length, storage_ratio: round(m.bytes.length / full, 4) };
+      log(`${name}: memory`);
+      Object.assign(r, memory(m, dir));
+      log(`${name}: first call over HTTP Range`);
+      Object.assign(r, await firstCall(m, calibration));
+      log(`${name}: load time`);
+      r.load = await loadTime(m, calibration);
+      log(`${name}: per-call switching`);
+      r.per_call = await perCall(m);
+      log(`${name}: budgets`);
+      r.budgets = await budgets(m);
+      models[name] = r;
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const all = Object.values(models);
+  const get = (r: Record<string, unknown>, path: string): number => path.split('.').reduce<any>((o, k) => o[k], r) as number;
+  const worst = (path: string, f: (...x: number[]) => number = Math.max): number => f(...all.map((r) => get(r, path)));
+  const summary: Record<string, number> = {
+    per_call_ratio_fast: worst('per_call.per_call_ratio_fast'),
+    per_call_ratio_lean_large: get(models.large!, 'per_call.per_call_ratio_lean'),
+    per_call_ratio_lean_fmnist: get(models.fmnist!, 'per_call.per_call_ratio_lean'),
+    memory_ratio_fast: worst('memory_ratio_fast'),
+    memory_ratio_lean: worst('memory_ratio_lean'),
+    memory_ratio_standalone_full: worst('memory_ratio_standalone_full'),
+    storage_ratio: worst('storage_ratio'),
+    first_call_bytes_ratio: worst('first_call_bytes_ratio'),
+    load_ratio: worst('load.load_ratio'),
+    budget_hit_rate: worst('budgets.budget_hit_rate', Math.min),
+    bundle_bytes: await bundleBytes(),
+  };
+  const pass = Object.fromEntries(Object.entries(TARGETS).map(([k, [op, v]]) => [k, op === '<=' ? summary[k]! <= v : summary[k]! >= v]));
+  const result = { name: 'runtime', date: new Date().toISOString(), quick: QUICK, node: process.version, cpu: (await import('node:os')).cpus()[0]?.model, targets: TARGETS, pass, summary, models };
+  mkdirSync(join(root, 'bench/results'), { recursive: true });
+  writeFileSync(join(root, 'bench/results/runtime.json'), `${JSON.stringify(result, null, 2)}\n`);
+  const cell = (name: string, path: string): string => String(get(models[name]!, path));
+  const lines = [
+    '| metric | fmnist (784-512x3-10) | large (784-2048x3-10) | worst | target |',
+    '| --- | --- | --- | --- | --- |',
+    ...[
+      ['per_call_ratio_fast', 'per_call.per_call_ratio_fast'], ['per_call_ratio_lean', 'per_call.per_call_ratio_lean'], ['memory_ratio_fast', 'memory_ratio_fast'],
+      ['memory_ratio_lean', 'memory_ratio_lean'], ['memory_ratio (plain ORT, full standalone)', 'memory_ratio_standalone_full'], ['storage_ratio', 'storage_ratio'],
+      ['first_call_bytes_ratio', 'first_call_bytes_ratio'], ['load_ratio', 'load.load_ratio'], ['budget_hit_rate', 'budgets.budget_hit_rate'],
+    ].map(([label, path]) => {
+      const key = label === 'per_call_ratio_lean' ? 'per_call_ratio_lean_large' : label!;
+      const t = TARGETS[key];
+      return `| ${label} | ${cell('fmnist', path!)} | ${cell('large', path!)} | ${label === 'per_call_ratio_lean' ? `${summary.per_call_ratio_lean_large} (large)` : summary[key] ?? ''} | ${t ? `${t[0]} ${t[1]}` : 'report'} |`;
+    }),
+    `| bundle_bytes (min+gzip) | | | ${summary.bundle_bytes} | <= ${15 * 1024} |`,
+  ];
+  console.log(lines.join('\n'));
+}
+
+await main();

@@ -1,0 +1,209 @@
+// The training scheme shared by the three loops: step plans (uniform, sandwich, all-exits),
+// AdamW (equal to Adam without decay; decay decoupled and only on weights; state restores
+// bit for bit), the distillation loss against a float64 reference and finite differences,
+// and a step of each loop leaking no tensors with distillation and weight decay on.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../../training/backend.js';
+import { resolveConfig } from '../../training/config.js';
+import { loadFashionMnist, subsetDir, type Dataset } from '../../training/data/fashion-mnist.js';
+import { lmStep, sampleWindows } from '../../training/lm.js';
+import { SortedCnn } from '../../training/models/cnn.js';
+import { SortedGpt } from '../../training/models/gpt.js';
+import { softmaxCrossEntropy } from '../../training/models/loss.js';
+import { SortedMlp } from '../../training/models/mlp.js';
+import { Rng } from '../../training/rng.js';
+import { AdamW } from '../../training/scheme/adamw.js';
+import { distilled, softTargetKl, softTargets } from '../../training/scheme/distill.js';
+import { planStep } from '../../training/scheme/sampling.js';
+import { latticeOf, subnetId } from '../../training/spec.js';
+import { trainStep } from '../../training/step.js';
+import { cnnTrainStep, resolveCnnConfig } from '../../training/train-cnn.js';
+import { resolveGptConfig } from '../../training/train-gpt.js';
+import { compile, trainBpe } from '../../training/tokenizer.js';
+import { SortedNetError } from '../../runtime/errors.js';
+import { maxAbsDiff, randomArray } from './helpers.js';
+
+let data: Dataset;
+before(async () => {
+  await initBackend('wasm');
+  data = await loadFashionMnist({ dir: subsetDir(), limitTrain: 256, limitTest: 100 });
+});
+
+const dims = { depth: [1, 2, 3], width: [0.25, 0.5, 1] };
+
+void test('step plans: all-exits trains every depth of g widths in one pass each; uniform and sandwich as sampled', () => {
+  const rng = new Rng(3);
+  const seen = new Set<string>();
+  for (let i = 0; i < 50; i++) {
+    const { subnets, passes } = planStep(dims, 2, 'all-exits', rng);
+    assert.equal(passes.length, 2);
+    assert.notEqual(passes[0]!.levels.width, passes[1]!.levels.width, 'distinct widths');
+    for (const p of passes) assert.deepEqual(p.depths, [1, 2, 3]);
+    assert.equal(subnets.length, 6);
+    passes.forEach((p) => seen.add(String(p.levels.width)));
+  }
+  assert.equal(seen.size, 3, 'every width gets drawn');
+  assert.equal(planStep(dims, 9, 'all-exits', rng).passes.length, 3, 'g >= widths: all of them');
+  const sandwich = planStep(dims, 4, 'sandwich', rng);
+  assert.deepEqual(sandwich.subnets.slice(0, 2).map(subnetId), ['d3-w100', 'd1-w25']);
+  // Subnets that share a width share a pass.
+  assert.equal(sandwich.passes.reduce((n, p) => n + p.depths.length, 0), 4);
+  assert.equal(new Set(sandwich.passes.map((p) => p.levels.width)).size, sandwich.passes.length);
+  const uniform = planStep(dims, 3, 'uniform', rng);
+  assert.equal(new Set(uniform.subnets.map(subnetId)).size, 3);
+  // Same seed, same plans.
+  const a = new Rng(9), b = new Rng(9);
+  for (let i = 0; i < 10; i++) assert.deepEqual(planStep(dims, 2, 'all-exits', a), planStep(dims, 2, 'all-exits', b));
+});
+
+void test('AdamW without decay is Adam; decay is decoupled and skips biases; its state restores exactly', () => {
+  const rng = new Rng(1);
+  const w0 = randomArray(12, rng), b0 = randomArray(4, rng);
+  const grads = Array.from({ length: 4 }, () => [randomArray(12, rng), randomArray(4, rng)] as const);
+  const run = (opt: tf.Optimizer, steps = grads.length, w = tf.variable(tf.tensor2d(w0, [3, 4])), b = tf.variable(tf.tensor1d(b0))) => {
+    for (const [gw, gb] of grads.slice(0, steps)) tf.tidy(() => opt.applyGradients({ [w.name]: tf.tensor2d(gw, [3, 4]), [b.name]: tf.tensor1d(gb) }));
+    return { w, b };
+  };
+  const adam = run(tf.train.adam(0.01, 0.9, 0.999, 1e-8));
+  const plain = run(new AdamW({ lr: 0.01 }));
+  const d = Math.max(maxAbsDiff(adam.w.dataSync(), plain.w.dataSync()), maxAbsDiff(adam.b.dataSync(), plain.b.dataSync()));
+  assert.ok(d < 1e-6, `AdamW(wd=0) vs tf.train.adam maxdiff ${d}`);
+
+  // One step by hand, in float64: w -= lr * (mhat / (sqrt(vhat) + eps)) + lr * wd * w; biases do not decay.
+  const lr = 0.01, wd = 0.5;
+  const one = run(new AdamW({ lr, weightDecay: wd }), 1);
+  const [gw, gb] = grads[0]!;
+  const expect = (x0: Float32Array, g: Float32Array, decay: boolean) => Array.from(x0, (x, i) => x - lr * (g[i]! / (Math.abs(g[i]!) + 1e-8)) - (decay ? lr * wd * x : 0));
+  assert.ok(maxAbsDiff(one.w.dataSync(), expect(w0, gw, true)) < 1e-6, 'weights decay');
+  assert.ok(maxAbsDiff(one.b.dataSync(), expect(b0, gb, false)) < 1e-6, 'biases do not');
+
+  // Stop after 2 steps, export, import into a fresh optimizer and fresh variables, continue: same bits.
+  const full = run(new AdamW({ lr, weightDecay: wd }));
+  const first = new AdamW({ lr, weightDecay: wd });
+  const half = run(first, 2);
+  const state = first.exportState([half.w, half.b], (_, i) => ['w', 'b'][i]!);
+  assert.equal(state.step, 2);
+  const second = new AdamW({ lr, weightDecay: wd });
+  const w = tf.variable(tf.tensor2d(half.w.dataSync() as Float32Array, [3, 4])), b = tf.variable(tf.tensor1d(half.b.dataSync() as Float32Array));
+  second.importState(state, [w, b], (_, i) => ['w', 'b'][i]!);
+  for (const [gw2, gb2] of grads.slice(2)) tf.tidy(() => second.applyGradients({ [w.name]: tf.tensor2d(gw2, [3, 4]), [b.name]: tf.tensor1d(gb2) }));
+  assert.equal(maxAbsDiff(w.dataSync(), full.w.dataSync()), 0, 'resumed weights are bit-identical');
+  assert.equal(maxAbsDiff(b.dataSync(), full.b.dataSync()), 0);
+  tf.dispose([adam.w, adam.b, plain.w, plain.b, one.w, one.b, full.w, full.b, half.w, half.b, w, b]);
+});
+
+/** KL(softmax(t/T) || softmax(s/T)) * T^2, mean over rows, in float64. */
+function refKl(s: ArrayLike<number>, t: ArrayLike<number>, n: number, c: number, T: number): number {
+  let total = 0;
+  const logSoftmax = (x: ArrayLike<number>, r: number) => {
+    const row = Array.from({ length: c }, (_, j) => x[r * c + j]! / T);
+    const m = Math.max(...row);
+    const lse = m + Math.log(row.reduce((a, v) => a + Math.exp(v - m), 0));
+    return row.map((v) => v - lse);
+  };
+  for (let r = 0; r < n; r++) {
+    const lp = logSoftmax(t, r), lq = logSoftmax(s, r);
+    total += lp.reduce((a, v, j) => a + Math.exp(v) * (v - lq[j]!), 0);
+  }
+  return (T * T * total) / n;
+}
+
+void test('distillation loss: value and gradient match float64, no gradient reaches the teacher', () => {
+  const n = 5, c = 7, T = 2;
+  const rng = new Rng(4);
+  const s = randomArray(n * c, rng, 3), t = randomArray(n * c, rng, 3);
+  const student = tf.variable(tf.tensor2d(s, [n, c]));
+  const teacher = tf.variable(tf.tensor2d(t, [n, c]));
+  const targets = softTargets(teacher, T); // outside the gradient function, as the loops do
+  const { value, grads } = tf.variableGrads(() => softTargetKl(student, targets), [student, teacher]);
+  const ref = refKl(s, t, n, c, T);
+  assert.ok(Math.abs(value.dataSync()[0]! - ref) < 1e-5, `KL ${value.dataSync()[0]} vs ${ref}`);
+  assert.equal(grads[teacher.name], undefined, 'the teacher is detached');
+  const eps = 1e-3;
+  let maxdiff = 0;
+  for (let i = 0; i < n * c; i++) {
+    const plus = Float64Array.from(s), minus = Float64Array.from(s);
+    plus[i]! += eps;
+    minus[i]! -= eps;
+    maxdiff = Math.max(maxdiff, Math.abs(grads[student.name]!.dataSync()[i]! - (refKl(plus, t, n, c, T) - refKl(minus, t, n, c, T)) / (2 * eps)));
+  }
+  console.log(`  KL gradient vs float64 finite differences: maxdiff ${maxdiff.toExponential(2)}`);
+  assert.ok(maxdiff < 1e-4, `maxdiff ${maxdiff}`);
+  // The mix: (1 - a) * CE + a * KL; a = 0 is the plain cross-entropy.
+  const y = tf.cast(tf.oneHot(tf.tensor1d([0, 1, 2, 3, 4], 'int32'), c), 'float32') as tf.Tensor2D;
+  const ce = softmaxCrossEntropy(student, y).dataSync()[0]!;
+  const mixed = distilled(softmaxCrossEntropy(student, y), student, targets, 0.25).dataSync()[0]!;
+  assert.ok(Math.abs(mixed - (0.75 * ce + 0.25 * ref)) < 1e-5);
+  assert.equal(distilled(softmaxCrossEntropy(student, y), student, targets, 0).dataSync()[0]!, ce);
+  tf.dispose([student, teacher, targets.probs, targets.plogp, value, ...Object.values(grads), y]);
+});
+
+void test('a step of each loop leaks no tensors with distillation and weight decay on', () => {
+  const distill = { distill: { alpha: 0.5, temperature: 2 } };
+  const leaks = (name: string, step: () => void) => {
+    step(); // the optimizer creates its moments on the first step
+    const before = tf.memory().numTensors;
+    step();
+    step();
+    assert.equal(tf.memory().numTensors, before, `${name}: a step leaves no tensors behind`);
+  };
+  // MLP, all-exits.
+  const mlp = SortedMlp.init({ inputSize: 784, hidden: 16, classes: 10 }, 3, new Rng(0));
+  const mlpOpt = new AdamW({ lr: 1e-3, weightDecay: 0.1 });
+  const batch = { x: data.train.images.subarray(0, 16 * 784), labels: data.train.labels.subarray(0, 16), n: 16 };
+  const rng = new Rng(1);
+  leaks('mlp', () => void trainStep(mlp, mlpOpt, batch, planStep(dims, 2, 'all-exits', rng).subnets, 'mean', distill));
+  // CNN, sandwich.
+  const cnn = SortedCnn.init({ imageSize: 28, inChannels: 1, classes: 10, channels: 4, stages: 2, blocks: 2, stemStride: 2 }, new Rng(2));
+  const cnnOpt = new AdamW({ lr: 1e-3, weightDecay: 0.1 });
+  const cnnDims = { depth: [1, 2], width: [0.5, 1] };
+  leaks('cnn', () => void cnnTrainStep(cnn, cnnOpt, batch.x.subarray(0, 8 * 784), batch.labels.subarray(0, 8), 8, planStep(cnnDims, 3, 'sandwich', rng).subnets, 'mean', distill));
+  // GPT, uniform.
+  const text = readFileSync(new URL('../fixtures/lm-tiny.txt', import.meta.url), 'utf8');
+  const tok = trainBpe(text, { vocabSize: 280 });
+  const tokens = Int32Array.from(compile(tok).encode(text));
+  const gpt = SortedGpt.init({ vocabSize: tok.vocabSize, context: 8, dModel: 16, layers: 2, heads: 2, ffnHidden: 32 }, new Rng(3));
+  const gptOpt = new AdamW({ lr: 1e-3, beta2: 0.95, weightDecay: 0.1 });
+  const gptDims = { depth: [1, 2], heads: [1, 2], ffn: [0.5, 1] };
+  leaks('gpt', () => void lmStep(gpt, gptOpt, sampleWindows(tokens, 2, 8, rng), planStep(gptDims, 2, 'uniform', rng).passes, distill));
+  for (const o of [mlpOpt, cnnOpt, gptOpt]) o.dispose();
+  for (const m of [mlp, cnn, gpt]) m.dispose();
+});
+
+void test('distillation pulls a small subnet toward the full one', () => {
+  // Same start, same batches: with a = 1 the smallest subnet only learns the full one's outputs.
+  const run = (alpha: number) => {
+    const model = SortedMlp.init({ inputSize: 784, hidden: 16, classes: 10 }, 1, new Rng(5));
+    const opt = new AdamW({ lr: 0.01 });
+    const x = data.train.images.subarray(0, 64 * 784);
+    const batch = { x, labels: data.train.labels.subarray(0, 64), n: 64 };
+    for (let s = 0; s < 20; s++) trainStep(model, opt, batch, [{ depth: 1, width: 0.25 }], 'mean', { distill: { alpha, temperature: 1 } });
+    const gap = tf.tidy(() => {
+      const xs = tf.tensor2d(x, [64, 784]);
+      const full = tf.softmax(model.forward(xs, { depth: 1, width: 1 }));
+      const small = tf.softmax(model.forward(xs, { depth: 1, width: 0.25 }));
+      return tf.mean(tf.abs(tf.sub(full, small))).dataSync()[0]!;
+    });
+    model.dispose();
+    opt.dispose();
+    return gap;
+  };
+  const [plain, taught] = [run(0), run(1)];
+  console.log(`  mean |p_full - p_small| after 20 steps: alpha 0 ${plain.toFixed(4)}, alpha 1 ${taught.toFixed(4)}`);
+  assert.ok(taught < plain, 'the distilled subnet agrees more with the full one');
+});
+
+void test('scheme config: closed vocabularies and ranges, checked in every loop', () => {
+  const isField = (field: string) => (e: unknown) => e instanceof SortedNetError && e.field === field;
+  assert.throws(() => resolveConfig({ distill: 1.5 }), isField('distill'));
+  assert.throws(() => resolveConfig({ sampling: 'all' as never }), isField('sampling'));
+  assert.throws(() => resolveCnnConfig({ weightDecay: -1 }), isField('weightDecay'));
+  assert.throws(() => resolveGptConfig({ checkpointEvery: 2.5 }), isField('checkpointEvery'));
+  assert.throws(() => resolveGptConfig({ distillTemperature: 0 }), isField('distillTemperature'));
+  assert.equal(resolveGptConfig({}).sampling, 'all-exits');
+  assert.equal(resolveConfig({ sampling: 'all-exits', groups: 1 }).sampling, 'all-exits');
+  assert.deepEqual(latticeOf({ depth: [1], width: [1] }).map(subnetId), ['d1-w100']);
+});

@@ -1,0 +1,86 @@
+/**
+ * The training-scheme settings every loop shares (sampling, distillation, weight decay,
+ * resume files), their checks, and their CLI flags and help lines.
+ *
+ * @example
+ * checkScheme({ sampling: 'sandwich', groups: 1, distill: 0, ... }, fail); // fail('groups', 'sandwich sampling needs ...')
+ * schemeFlags('sortednet train', { distill: '0.5' }); // { distill: 0.5 }
+ */
+import { numberFlag, type OptionSpec } from '../cli-args.js';
+import { SAMPLINGS, type Sampling } from './sampling.js';
+
+export interface SchemeConfig {
+  /** See `Sampling`: uniform, sandwich or all-exits. */
+  sampling: Sampling;
+  /** Subnets per step (uniform, sandwich) or width groups per step, each with every depth exit (all-exits). */
+  groups: number;
+  /**
+   * In-place distillation weight α in [0, 1]: every sampled subnet but the full one learns from
+   * `(1 - α) · CE(labels) + α · T² · KL(full subnet's softened outputs || its own)`, the full
+   * subnet's outputs computed on the same batch and detached. 0 turns it off. @defaultValue 0
+   */
+  distill: number;
+  /** Softmax temperature T of the distillation term. @defaultValue 1 */
+  distillTemperature: number;
+  /** Decoupled (AdamW) weight decay on weights of rank >= 2, not biases or norms. @defaultValue 0 */
+  weightDecay: number;
+  /** Write `<out>.resume.safetensors` every this many steps (needs `out`); 0 never. @defaultValue 0 */
+  checkpointEvery: number;
+}
+
+export const DEFAULT_SCHEME: Readonly<Omit<SchemeConfig, 'sampling' | 'groups'>> = Object.freeze({
+  distill: 0,
+  distillTemperature: 1,
+  weightDecay: 0,
+  checkpointEvery: 0,
+});
+
+/** Config fields a resumed run may change: where it runs and how often it saves. */
+export const RUN_ONLY_KEYS = ['backend', 'workers', 'evalEachEpoch', 'checkpointEvery'] as const;
+
+/** Check the scheme fields; `fail(field, fix)` throws. */
+export function checkScheme(c: SchemeConfig, fail: (field: keyof SchemeConfig, fix: string) => never): void {
+  if (!SAMPLINGS.includes(c.sampling)) fail('sampling', `use ${SAMPLINGS.join(', ')}`);
+  if (c.sampling === 'sandwich' && c.groups < 2) fail('groups', 'sandwich sampling needs 2 or more subnets per step (largest and smallest), or use uniform or all-exits');
+  if (!(typeof c.distill === 'number' && c.distill >= 0 && c.distill <= 1)) fail('distill', 'use a weight in [0, 1], e.g. 0.5 (0 turns distillation off)');
+  if (!(typeof c.distillTemperature === 'number' && c.distillTemperature > 0 && Number.isFinite(c.distillTemperature))) fail('distillTemperature', 'use a positive temperature such as 1 or 2');
+  if (!(typeof c.weightDecay === 'number' && c.weightDecay >= 0 && Number.isFinite(c.weightDecay))) fail('weightDecay', 'use a number >= 0, e.g. 0.01 (0 is plain Adam)');
+  if (!Number.isInteger(c.checkpointEvery) || c.checkpointEvery < 0) fail('checkpointEvery', 'use a whole number of steps >= 0 (0 writes no resume file)');
+}
+
+/** CLI flags of the shared scheme settings (sampling and groups stay with each command). */
+export const SCHEME_OPTIONS: OptionSpec = {
+  distill: { type: 'string' }, 'distill-temperature': { type: 'string' }, 'weight-decay': { type: 'string' },
+  'checkpoint-every': { type: 'string' }, resume: { type: 'boolean' },
+};
+
+export const SCHEME_FLAG_OF: Record<'distill' | 'distillTemperature' | 'weightDecay' | 'checkpointEvery', string> = {
+  distill: '--distill', distillTemperature: '--distill-temperature', weightDecay: '--weight-decay', checkpointEvery: '--checkpoint-every',
+};
+
+/** The scheme settings given on the command line (undefined where absent). */
+export function schemeFlags(cmd: string, v: Record<string, unknown>): Partial<Omit<SchemeConfig, 'sampling' | 'groups'>> {
+  const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
+  return {
+    distill: numberFlag(cmd, 'distill', str('distill')),
+    distillTemperature: numberFlag(cmd, 'distill-temperature', str('distill-temperature')),
+    weightDecay: numberFlag(cmd, 'weight-decay', str('weight-decay')),
+    checkpointEvery: numberFlag(cmd, 'checkpoint-every', str('checkpoint-every'), true),
+  };
+}
+
+/** Help lines for the shared flags, aligned at column `col`. */
+export function schemeHelp(col: number): string {
+  const D = DEFAULT_SCHEME;
+  const line = (flag: string, text: string, def?: string) => `  ${flag.padEnd(col - 2)}${def === undefined ? text : `${text.padEnd(51)}(default ${def})`}`;
+  return [
+    'Training scheme:',
+    line('--distill A', 'in-place distillation weight in [0, 1]: smaller', String(D.distill)),
+    line('', 'subnets learn (1-A)·CE + A·T²·KL from the full subnet'),
+    line('--distill-temperature T', 'softmax temperature of the distillation term', String(D.distillTemperature)),
+    line('--weight-decay X', 'decoupled (AdamW) decay of weights, not biases/norms', String(D.weightDecay)),
+    line('--checkpoint-every N', 'write <out>.resume.safetensors every N steps', `${D.checkpointEvery}: never`),
+    line('--resume', 'continue from <out>.resume.safetensors (same data; the'),
+    line('', 'run keeps its config, flags given must match it)'),
+  ].join('\n');
+}

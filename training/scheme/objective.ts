@@ -1,0 +1,96 @@
+/**
+ * One sorted training step for any architecture: the planned passes run (each one forward
+ * pass yielding logits after each of its depth exits), every subnet's loss is its hard-label
+ * loss, distilled from the full subnet's detached logits when `distill.alpha > 0`, the losses
+ * are combined with `scale` (1/count for a mean, 1 for a sum) and one backward pass accumulates
+ * every subnet's gradient into the shared weights (gradient accumulation over the g samples).
+ * Everything runs in tf.tidy: a step leaves no tensors behind.
+ *
+ * @example
+ * const hard = sortedStep({
+ *   variables: model.variables(), forward: (levels, depths) => model.forwardDepths(x, units(levels), depths),
+ *   hardLoss: (logits) => softmaxCrossEntropy(logits, y), passes, scale: 1 / plan.subnets.length,
+ *   distill: { alpha: 0.5, temperature: 1, teacher: { depth: 3, width: 1 } },
+ * }, applyTo(optimizer));
+ * hard; // [0.41, 0.87, ...] each trained subnet's cross-entropy, in pass order
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { scaledSum } from '../models/loss.js';
+import type { Levels } from '../spec.js';
+import { distilled, softTargets } from './distill.js';
+import type { Pass } from './sampling.js';
+
+export interface DistillOptions {
+  /** Weight of the soft term in [0, 1]; 0 is off. */
+  alpha: number;
+  /** Softmax temperature T. */
+  temperature: number;
+  /** The teaching subnet (the full one); its own loss stays the hard loss. */
+  teacher: Levels;
+}
+
+export interface StepObjective {
+  /** Trainable variables the gradient is taken for. */
+  variables: tf.Variable[];
+  /** Logits [rows, classes] after each of `depths`, for one setting of the other dims, in one pass. */
+  forward: (levels: Omit<Levels, 'depth'>, depths: number[]) => tf.Tensor2D[];
+  /** Mean hard-label loss of one subnet's logits. */
+  hardLoss: (logits: tf.Tensor2D) => tf.Scalar;
+  passes: readonly Pass[];
+  /** Multiplies the summed subnet losses: 1 / subnets for a mean, 1 for a sum. */
+  scale: number;
+  distill?: DistillOptions;
+}
+
+const sameLevels = (a: Levels, b: Levels): boolean => {
+  const ka = Object.keys(a) as (keyof Levels)[];
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
+};
+
+/**
+ * Gradients in `variables` order, `tensor` undefined where no trained subnet uses the variable.
+ * This is the form tf.Optimizer.minimize hands to applyGradients (tf's Adam keys its moments
+ * by position, so the list must always hold every variable).
+ */
+export type VariableGradients = { name: string; tensor: tf.Tensor | undefined }[];
+
+/** `optimizer.applyGradients` for a VariableGradients list. */
+export function applyTo(optimizer: tf.Optimizer): (grads: VariableGradients) => void {
+  return (grads) => optimizer.applyGradients(grads as { name: string; tensor: tf.Tensor }[]);
+}
+
+/**
+ * Compute the step's gradients and hand them to `apply` (e.g. `applyTo(optimizer)`) inside
+ * the step's tidy; returns each trained subnet's hard loss, in pass order.
+ */
+export function sortedStep(o: StepObjective, apply: (grads: VariableGradients) => void): number[] {
+  return tf.tidy(() => {
+    const d = o.distill && o.distill.alpha > 0 ? o.distill : undefined;
+    // Outside the gradient function: the teacher's logits are data for this step.
+    const targets = d ? softTargets(tf.tidy(() => {
+      const { depth, ...levels } = d.teacher;
+      return o.forward(levels, [depth!])[0]!;
+    }), d.temperature) : undefined;
+    let hard: tf.Tensor | undefined;
+    const { grads } = tf.variableGrads(() => {
+      const losses: tf.Scalar[] = [];
+      const hards: tf.Scalar[] = [];
+      for (const pass of o.passes) {
+        const logits = o.forward(pass.levels, pass.depths);
+        pass.depths.forEach((depth, i) => {
+          const h = o.hardLoss(logits[i]!);
+          hards.push(h);
+          const isTeacher = d !== undefined && sameLevels({ depth, ...pass.levels }, d.teacher);
+          losses.push(targets && !isTeacher ? distilled(h, logits[i]!, targets, d!.alpha) : h);
+        });
+      }
+      // Kept: the gradient scope disposes everything but the loss.
+      hard = tf.keep(tf.stack(hards));
+      return scaledSum(losses, o.scale);
+    }, o.variables);
+    apply(o.variables.map((v) => ({ name: v.name, tensor: grads[v.name] })));
+    const values = Array.from(hard!.dataSync());
+    hard!.dispose();
+    return values;
+  });
+}
