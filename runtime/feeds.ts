@@ -7,7 +7,7 @@
  * // { feeds: { input: ort.Tensor }, batch: 1 }
  */
 import { didYouMean, SortedNetError } from './errors.js';
-import type { DType, Manifest } from './manifest-types.js';
+import type { DType, IoEntry, Manifest } from './manifest-types.js';
 import type { OrtLike, OrtTensorLike } from './ort.js';
 
 /**
@@ -26,22 +26,6 @@ export function prepareFeeds(ort: OrtLike, manifest: Manifest, feeds: Record<str
     throw new SortedNetError({ code: 'BAD_INPUT', file: '<api>', field, found, fix });
   };
   const inputs = manifest.inputs;
-  // Fast path (per call, so no closures): one input, given as an ORT tensor of the right type and shape.
-  const io0 = inputs[0]!;
-  const t = inputs.length === 1 && feeds ? (feeds as Record<string, OrtTensorLike>)[io0.name] : undefined;
-  if (t && t.type === io0.dtype && t.dims.length === io0.dims.length) {
-    let ok = true;
-    let batch = 1;
-    let first = true;
-    for (let i = 0; i < t.dims.length; i++) {
-      const d = io0.dims[i];
-      if (typeof d === 'number') ok &&= d === t.dims[i];
-      else if (first) (batch = t.dims[i]!), (first = false);
-      else ok = false; // several symbolic dims: the general path checks them
-    }
-    for (const k in feeds) ok &&= k === io0.name;
-    if (ok) return { feeds: feeds as Record<string, OrtTensorLike>, batch };
-  }
   if (typeof feeds !== 'object' || feeds === null) fail('run() feeds', String(feeds), `pass { ${inputs.map((i) => i.name).join(', ')} }`);
   for (const k in feeds) {
     if (!inputs.some((i) => i.name === k)) {
@@ -53,17 +37,17 @@ export function prepareFeeds(ort: OrtLike, manifest: Manifest, feeds: Record<str
   const out: Record<string, OrtTensorLike> = {};
   const symbols: Record<string, number> = {};
   let batch: number | undefined;
+  const shape = (io: IoEntry): string => `[${io.dims.join(', ')}]`;
   for (const io of inputs) {
     const v = feeds[io.name];
-    const shape = (): string => `[${io.dims.join(', ')}]`;
-    if (!v || typeof v !== 'object' || !Array.isArray(v.dims)) return fail(`feeds.${io.name}`, v === undefined ? 'missing' : 'not a tensor', `pass a ${io.dtype} tensor of shape ${shape()}`);
+    if (!v || typeof v !== 'object' || !Array.isArray(v.dims)) return fail(`feeds.${io.name}`, v === undefined ? 'missing' : 'not a tensor', `pass a ${io.dtype} tensor of shape ${shape(io)}`);
     const dims = v.dims;
-    if (dims.length !== io.dims.length) fail(`feeds.${io.name}.dims`, `[${dims.join(', ')}]`, `use shape ${shape()}`);
+    if (dims.length !== io.dims.length) fail(`feeds.${io.name}.dims`, `[${dims.join(', ')}]`, `use shape ${shape(io)}`);
     let n = 1;
     for (let i = 0; i < dims.length; i++) {
       const d = io.dims[i]!;
       const seen = typeof d === 'string' ? symbols[d] : d;
-      if (seen !== undefined && dims[i] !== seen) fail(`feeds.${io.name}.dims`, `[${dims.join(', ')}]`, `use shape ${shape()}${typeof d === 'string' ? ` with ${d} = ${seen}` : ''}`);
+      if (seen !== undefined && dims[i] !== seen) fail(`feeds.${io.name}.dims`, `[${dims.join(', ')}]`, `use shape ${shape(io)}${typeof d === 'string' ? ` with ${d} = ${seen}` : ''}`);
       if (typeof d === 'string') {
         symbols[d] = dims[i]!;
         batch ??= dims[i];

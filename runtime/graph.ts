@@ -39,20 +39,24 @@ export interface TensorBytes {
   dims: number[];
   dtype: DType;
   bytes: Uint8Array;
+  /** Writes the bytes straight into `dst` at `at` (folded tensors: skips building `bytes`). */
+  write?(dst: Uint8Array, at: number): void;
 }
+
+const node = (op: OpType, inputs: string[], outputs: string[], attrs: GraphNode['attrs'] = {}): GraphNode => ({ op, inputs, outputs, attrs });
 
 /** Node builders keyed by op name (ONNX opset 17 semantics). */
 export const ops = {
-  MatMul: (a: string, b: string, y: string): GraphNode => ({ op: 'MatMul', inputs: [a, b], outputs: [y], attrs: {} }),
-  Add: (a: string, b: string, y: string): GraphNode => ({ op: 'Add', inputs: [a, b], outputs: [y], attrs: {} }),
-  Relu: (x: string, y: string): GraphNode => ({ op: 'Relu', inputs: [x], outputs: [y], attrs: {} }),
-  Concat: (xs: string[], axis: number, y: string): GraphNode => ({ op: 'Concat', inputs: xs, outputs: [y], attrs: { axis: { kind: 'int', value: axis } } }),
+  MatMul: (a: string, b: string, y: string): GraphNode => node('MatMul', [a, b], [y]),
+  Add: (a: string, b: string, y: string): GraphNode => node('Add', [a, b], [y]),
+  Relu: (x: string, y: string): GraphNode => node('Relu', [x], [y]),
+  Concat: (xs: string[], axis: number, y: string): GraphNode => node('Concat', xs, [y], { axis: { kind: 'int', value: axis } }),
   /** Slice(x, starts, ends, axes): all four are value names (int64 tensors for the last three). */
-  Slice: (x: string, starts: string, ends: string, axes: string, y: string): GraphNode => ({ op: 'Slice', inputs: [x, starts, ends, axes], outputs: [y], attrs: {} }),
+  Slice: (x: string, starts: string, ends: string, axes: string, y: string): GraphNode => node('Slice', [x, starts, ends, axes], [y]),
   /** Pad(x, pads): constant zeros; negative pads crop (ONNX opset 11+). */
-  Pad: (x: string, pads: string, y: string): GraphNode => ({ op: 'Pad', inputs: [x, pads], outputs: [y], attrs: {} }),
+  Pad: (x: string, pads: string, y: string): GraphNode => node('Pad', [x, pads], [y]),
   /** Split(x, sizes) along axis 0 into `ys`. */
-  Split: (x: string, sizes: string, ys: string[]): GraphNode => ({ op: 'Split', inputs: [x, sizes], outputs: ys, attrs: { axis: { kind: 'int', value: 0 } } }),
+  Split: (x: string, sizes: string, ys: string[]): GraphNode => node('Split', [x, sizes], ys, { axis: { kind: 'int', value: 0 } }),
 } satisfies Record<OpType, (...args: never[]) => GraphNode>;
 
 /** ONNX TensorProto.DataType codes. */
@@ -70,42 +74,73 @@ export function sliceName(base: string, ranges: readonly (readonly [number, numb
 
 /**
  * Fold every Concat whose inputs are all constants into a new constant, in JS, so a subnet
- * becomes plain initializers (what `extract` writes and the runtime loads). Mutates `tensors`.
+ * becomes plain initializers (what `extract` writes and the runtime loads). Nested Concats are
+ * folded in one pass: each stored block is copied once, straight to its place. Mutates `tensors`.
  */
 export function foldConcats(graph: GraphDef, tensors: Map<string, TensorBytes>): GraphDef {
+  type Tree = TensorBytes | { axis: number; parts: Tree[]; dims: number[]; dtype: TensorBytes['dtype'] };
+  const trees = new Map<string, Tree>(tensors);
   const nodes: GraphNode[] = [];
   for (const node of graph.nodes) {
-    const inputs = node.inputs.map((n) => tensors.get(n));
-    if (node.op !== 'Concat' || inputs.some((t) => t === undefined)) {
+    const parts = node.inputs.map((n) => trees.get(n));
+    if (node.op !== 'Concat' || parts.some((t) => t === undefined)) {
       nodes.push(node);
       continue;
     }
     const axis = (node.attrs.axis as { value: number }).value;
-    tensors.set(node.outputs[0]!, concatBytes(inputs as TensorBytes[], axis));
+    const dims = [...parts[0]!.dims];
+    dims[axis] = parts.reduce((a, p) => a + p!.dims[axis]!, 0);
+    trees.set(node.outputs[0]!, { axis, parts: parts as Tree[], dims, dtype: parts[0]!.dtype });
   }
-  const used = new Set(nodes.flatMap((n) => n.inputs));
-  const initializers = [...new Set(nodes.flatMap((n) => n.inputs.filter((i) => tensors.has(i))))];
-  for (const name of [...tensors.keys()]) if (!used.has(name)) tensors.delete(name);
+  const initializers = [...new Set(nodes.flatMap((n) => n.inputs.filter((i) => trees.has(i))))];
+  tensors.clear();
+  for (const name of initializers) {
+    const t = trees.get(name)!;
+    if ('bytes' in t) {
+      tensors.set(name, t);
+      continue;
+    }
+    const size = t.dims.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.dtype];
+    const write = (dst: Uint8Array, base: number): void => {
+      const place = (x: Tree, at: number[]): void => {
+        if ('parts' in x) {
+          const to = [...at];
+          for (const p of x.parts) {
+            place(p, to);
+            to[x.axis]! += p.dims[x.axis]!;
+          }
+        } else copyBlock(x, dst, base, t.dims, at);
+      };
+      place(t, t.dims.map(() => 0));
+    };
+    let bytes: Uint8Array | undefined;
+    tensors.set(name, {
+      dims: t.dims,
+      dtype: t.dtype,
+      write,
+      get bytes() {
+        if (!bytes) write((bytes = new Uint8Array(size)), 0);
+        return bytes;
+      },
+    });
+  }
   return { ...graph, nodes, initializers };
 }
 
-/** Row-major concatenation along `axis` on raw bytes. */
-export function concatBytes(parts: TensorBytes[], axis: number): TensorBytes {
-  const first = parts[0]!;
-  const elem = DTYPE_BYTES[first.dtype];
-  const outer = first.dims.slice(0, axis).reduce((a, b) => a * b, 1);
-  const chunks = parts.map((p) => p.dims.slice(axis).reduce((a, b) => a * b, 1) * elem);
-  const row = chunks.reduce((a, b) => a + b, 0);
-  const bytes = new Uint8Array(outer * row);
+/** Copy a row-major block into the tensor at `dst[base]` (dims `full`) at index `at`, in the longest contiguous runs. */
+function copyBlock(src: TensorBytes, dst: Uint8Array, base: number, full: number[], at: number[]): void {
+  const d = src.dims;
+  const elem = DTYPE_BYTES[src.dtype];
+  let p = d.length - 1;
+  while (p > 0 && d[p] === full[p]) p--;
+  const run = d.slice(p).reduce((a, b) => a * b, 1) * elem;
+  const strides = full.map((_, i) => full.slice(i + 1).reduce((a, b) => a * b, 1) * elem);
+  const outer = d.slice(0, p).reduce((a, b) => a * b, 1);
+  const idx = d.slice(0, p).map(() => 0);
   for (let o = 0; o < outer; o++) {
-    let pos = o * row;
-    parts.forEach((p, k) => {
-      const c = chunks[k]!;
-      bytes.set(p.bytes.subarray(o * c, o * c + c), pos);
-      pos += c;
-    });
+    let off = base;
+    for (let i = 0; i < full.length; i++) off += ((i < p ? idx[i]! : 0) + at[i]!) * strides[i]!;
+    dst.set(src.bytes.subarray(o * run, o * run + run), off);
+    for (let i = p - 1; i >= 0 && ++idx[i]! === d[i]; i--) idx[i] = 0;
   }
-  const dims = [...first.dims];
-  dims[axis] = parts.reduce((a, p) => a + p.dims[axis]!, 0);
-  return { dims, dtype: first.dtype, bytes };
 }

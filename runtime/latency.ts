@@ -53,14 +53,14 @@ function update(e: Ema | undefined, r: number, prior: number): Ema {
 }
 
 export class LatencyEstimator {
-  private readonly observed = new Map<string, Ema>();
-  private all: Ema | undefined;
+  readonly #observed = new Map<string, Ema>();
+  #all: Ema | undefined;
 
   /** `learn: false` keeps estimates at the model's (a fixed `latencyModel`). */
   constructor(readonly model: LatencyModel, saved: Calibration['observed'] = {}, private readonly learn = true) {
     for (const [id, e] of Object.entries(saved)) {
-      this.observed.set(id, { ...e });
-      this.all = update(this.all, e.scale, e.scale);
+      this.#observed.set(id, { ...e });
+      this.#all = update(this.#all, e.scale, e.scale);
     }
   }
 
@@ -71,49 +71,42 @@ export class LatencyEstimator {
 
   /** About the p95 of a call's time, in ms. */
   latencyMs(s: SubnetEntry, batch = 1): number {
-    const e = this.observed.get(s.id) ?? this.all ?? { scale: 1, dev: 0 };
+    const e = this.#observed.get(s.id) ?? this.#all ?? { scale: 1, dev: 0 };
     return this.base(s, batch) * (e.scale + 2 * e.dev);
   }
 
   /** Whether the estimate comes from this subnet's own calls. */
   source(s: SubnetEntry): 'observed' | 'calibration' {
-    return this.observed.has(s.id) ? 'observed' : 'calibration';
+    return this.#observed.has(s.id) ? 'observed' : 'calibration';
   }
 
   observe(s: SubnetEntry, batch: number, ms: number): void {
     const r = ms / this.base(s, batch);
     if (!this.learn || !(r > 0 && r < Infinity)) return;
-    this.observed.set(s.id, update(this.observed.get(s.id), r, this.all?.scale ?? 1));
-    this.all = update(this.all, r, 1);
+    this.#observed.set(s.id, update(this.#observed.get(s.id), r, this.#all?.scale ?? 1));
+    this.#all = update(this.#all, r, 1);
   }
 
   calibration(): Calibration {
-    return { format: 'sortednet-calibration', version: 1, latency: { ...this.model }, observed: Object.fromEntries(this.observed) };
+    return { format: 'sortednet-calibration', version: 1, latency: { ...this.model }, observed: Object.fromEntries(this.#observed) };
   }
 }
 
 /** Check a saved calibration (the JSON of `model.calibration`); returns it typed. */
 export function checkCalibration(c: unknown, where = 'load().calibration'): Calibration {
-  const fail = (field: string, found: string): never => {
-    throw new SortedNetError({ code: 'BAD_OPTION', file: '<api>', field, found, fix: 'pass the value of model.calibration (or JSON.parse of it) unchanged' });
+  const fail = (field: string, found: unknown): never => {
+    throw new SortedNetError({ code: 'BAD_OPTION', file: '<api>', field: `${where}${field}`, found: JSON.stringify(found), fix: 'pass the value of model.calibration (or JSON.parse of it) unchanged' });
   };
-  const obj = (v: unknown, field: string, keys: readonly string[]): Record<string, unknown> => {
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(field, `${JSON.stringify(v)}, not an object`);
-    rejectUnknownKeys(v as object, keys, { file: '<api>', field, code: 'BAD_OPTION' });
-    return v as Record<string, unknown>;
-  };
-  const num = (v: unknown, field: string): void => {
-    if (typeof v !== 'number' || !(v >= 0) || v === Infinity) fail(field, JSON.stringify(v));
-  };
-  const top = obj(c, where, ['format', 'version', 'latency', 'observed']);
-  if (top.format !== 'sortednet-calibration') fail(`${where}.format`, JSON.stringify(top.format));
-  if (top.version !== 1) fail(`${where}.version`, JSON.stringify(top.version));
-  const lat = obj(top.latency, `${where}.latency`, ['overheadMs', 'msPerMac']);
-  num(lat.overheadMs, `${where}.latency.overheadMs`);
-  num(lat.msPerMac, `${where}.latency.msPerMac`);
-  for (const [id, e] of Object.entries(obj(top.observed, `${where}.observed`, Object.keys(top.observed ?? {})))) {
-    const o = obj(e, `${where}.observed.${id}`, ['scale', 'dev', 'calls']);
-    for (const k of ['scale', 'dev', 'calls']) num(o[k], `${where}.observed.${id}.${k}`);
+  const num = (v: unknown): boolean => typeof v === 'number' && v >= 0 && v < Infinity;
+  const top = c as Calibration;
+  if (typeof top !== 'object' || top === null) fail('', top);
+  rejectUnknownKeys(top, ['format', 'version', 'latency', 'observed'], { file: '<api>', field: where, code: 'BAD_OPTION' });
+  if (top.format !== 'sortednet-calibration' || top.version !== 1) fail('.format', top.format);
+  if (typeof top.latency !== 'object' || top.latency === null) fail('.latency', top.latency);
+  rejectUnknownKeys(top.latency, ['overheadMs', 'msPerMac'], { file: '<api>', field: `${where}.latency`, code: 'BAD_OPTION' });
+  if (!num(top.latency.overheadMs) || !num(top.latency.msPerMac)) fail('.latency', top.latency);
+  for (const [id, e] of Object.entries(top.observed ?? fail('.observed', top.observed))) {
+    if (!num(e?.scale) || !num(e.dev) || !num(e.calls)) fail(`.observed.${id}`, e);
   }
-  return c as Calibration;
+  return top;
 }

@@ -33,14 +33,17 @@ const hex = (b: ArrayBuffer): string => Array.from(new Uint8Array(b), (x) => x.t
 
 export class ModelBytes {
   /** Per segment: its verification, once started. */
-  private readonly checks: (Promise<void> | undefined)[] = [];
-  private readonly segments: (SegmentEntry & { start: number })[];
+  readonly #checks: (Promise<void> | undefined)[] = [];
+  readonly #segments: (SegmentEntry & { start: number })[];
   /** Most bytes held so far (Infinity once the whole file was in). */
-  private held = 0;
+  #held = 0;
 
-  private constructor(readonly src: ByteSource, readonly manifest: Manifest, manifestEnd: number, private readonly opts: BytesOptions) {
+  readonly #opts: BytesOptions;
+
+  private constructor(readonly src: ByteSource, readonly manifest: Manifest, manifestEnd: number, opts: BytesOptions) {
+    this.#opts = opts;
     let start = manifestEnd;
-    this.segments = (manifest.segments ?? []).map((s) => {
+    this.#segments = (manifest.segments ?? []).map((s) => {
       const seg = { ...s, start };
       start = s.end;
       return seg;
@@ -73,74 +76,72 @@ export class ModelBytes {
 
   /** Bytes up to the end of the file's last segment (or tensor). */
   get fileEnd(): number {
-    return this.segments.at(-1)?.end ?? Math.max(...this.manifest.tensors.map((t) => t.offset + t.length));
+    return this.#segments.at(-1)?.end ?? Math.max(...this.manifest.tensors.map((t) => t.offset + t.length));
   }
 
   /** Drop the bytes held (when every engine is built); later reads fetch them again and re-verify. */
   release(): void {
     if (!this.src.release) return;
     this.src.release();
-    this.checks.length = 0; // `held` stays: the bytes came once and can come again
+    this.#checks.length = 0; // `held` stays: the bytes came once and can come again
   }
 
   /** Whether `[0, end)` has arrived (without waiting; released bytes count, they can be read again). */
   has(end: number): boolean {
-    return this.held >= end;
+    return this.#held >= end;
   }
 
   /** The first `end` bytes (at least), verification started; await `verified(end)` before trusting them. */
   async upTo(end: number): Promise<Uint8Array> {
-    if (this.opts.cache) await this.fromCache(end);
+    if (this.#opts.cache) await this.#fromCache(end);
     const bytes = await this.src.prefix(end);
-    this.held = Math.max(this.held, this.src.size !== undefined && bytes.length >= this.src.size ? Infinity : bytes.length);
-    this.segments.forEach((s, i) => {
-      if (s.end > bytes.length || this.checks[i]) return;
-      this.checks[i] = this.check(i, bytes.subarray(s.start, s.end));
-      this.checks[i]!.catch(() => undefined); // reported to whoever awaits verified()
+    this.#held = Math.max(this.#held, this.src.size !== undefined && bytes.length >= this.src.size ? Infinity : bytes.length);
+    this.#segments.forEach((s, i) => {
+      if (s.start >= end || s.end > bytes.length || this.#checks[i]) return; // hash what was asked for, once
+      this.#checks[i] = this.#check(i, bytes.subarray(s.start, s.end));
+      this.#checks[i]!.catch(() => undefined); // reported to whoever awaits verified()
     });
     return bytes;
   }
 
   /** Resolves when every segment before `end` matched its hash; throws BAD_ONNX otherwise. */
   async verified(end: number): Promise<void> {
-    await Promise.all(this.segments.map((s, i) => (s.start < end ? this.checks[i] : undefined)));
+    await Promise.all(this.#segments.map((s, i) => (s.start < end ? this.#checks[i] : undefined)));
   }
 
-  private async check(i: number, bytes: Uint8Array): Promise<void> {
-    const s = this.segments[i]!;
+  async #check(i: number, bytes: Uint8Array): Promise<void> {
+    const s = this.#segments[i]!;
     const subtle = globalThis.crypto?.subtle;
-    if (this.opts.verify === false) return;
+    if (this.#opts.verify === false) return;
     if (!subtle) {
-      this.opts.emit?.({ status: 'warning', name: this.name, file: this.name, code: 'UNVERIFIED', message: 'crypto.subtle is missing (not a secure context), so downloads are not verified' });
+      this.#opts.emit?.({ status: 'warning', name: this.name, file: this.name, code: 'UNVERIFIED', message: 'no crypto.subtle (not a secure context): downloads are not verified' });
       return;
     }
     const got = hex(await subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
     if (got !== s.sha256) {
-      throw new SortedNetError({ code: 'BAD_ONNX', file: this.name, field: `sortednet.segments[${i}]`, found: `bytes ${s.start}-${s.end} hash to ${got.slice(0, 12)}…, not ${s.sha256.slice(0, 12)}… (corrupt or changed file)`, fix: 'download the file again; if it persists, re-pack it and clear caches' });
+      throw new SortedNetError({ code: 'BAD_ONNX', file: this.name, field: `sortednet.segments[${i}]`, found: `bytes ${s.start}-${s.end} hash to ${got}, not ${s.sha256}`, fix: 'download the file again (and clear caches); if it persists, re-pack it' });
     }
-    if (this.opts.cache && this.src.remote) await this.toCache(s.sha256, bytes).catch(() => undefined);
+    if (this.#opts.cache && this.src.remote && globalThis.caches) await this.#toCache(s.sha256, bytes).catch(() => undefined);
   }
 
-  private key(sha256: string): string {
-    const url = new URL(this.name, globalThis.location?.href);
-    url.searchParams.set('sortednet-sha256', sha256);
-    return url.href;
+  /** Cache key of a segment: the URL plus its hash, so a changed file never hits a stale entry. */
+  #key(sha256: string): string {
+    return `${this.name}${this.name.includes('?') ? '&' : '?'}sortednet-sha256=${sha256}`;
   }
 
-  private async toCache(sha256: string, bytes: Uint8Array): Promise<void> {
-    const cache = await globalThis.caches?.open(this.opts.cache!);
-    await cache?.put(this.key(sha256), new Response(bytes as Uint8Array<ArrayBuffer>));
+  async #toCache(sha256: string, bytes: Uint8Array): Promise<void> {
+    await (await caches.open(this.#opts.cache!)).put(this.#key(sha256), new Response(bytes as Uint8Array<ArrayBuffer>));
   }
 
   /** Supply cached segments that continue the bytes held so far. */
-  private async fromCache(end: number): Promise<void> {
+  async #fromCache(end: number): Promise<void> {
     if (!this.src.supply || !globalThis.caches) return;
-    const cache = await caches.open(this.opts.cache!);
-    for (const s of this.segments) {
+    const cache = await caches.open(this.#opts.cache!);
+    for (const s of this.#segments) {
       const have = (await this.src.prefix(0)).length;
       if (s.end <= have) continue;
       if (s.start > have || s.start >= end) return;
-      const hit = await cache.match(this.key(s.sha256));
+      const hit = await cache.match(this.#key(s.sha256));
       if (!hit) return;
       this.src.supply(new Uint8Array(await hit.arrayBuffer()).subarray(have - s.start));
     }

@@ -7,7 +7,7 @@
  * const bytes = encodeModel(graph, tensors, { opset: 17, metadata: [] });
  * await ort.InferenceSession.create(bytes);
  */
-import { DTYPE_CODE, type GraphDef, type GraphNode, type TensorBytes } from './graph.js';
+import { DTYPE_BYTES, DTYPE_CODE, type GraphDef, type GraphNode, type TensorBytes } from './graph.js';
 import type { IoEntry } from './manifest-types.js';
 import { WireWriter } from './wire.js';
 
@@ -53,7 +53,8 @@ function node(n: GraphNode): WireWriter {
 function tensor(name: string, t: TensorBytes): WireWriter {
   const w = new WireWriter();
   for (const d of t.dims) w.varintField(1, d);
-  return w.varintField(2, DTYPE_CODE[t.dtype]).stringField(8, name).bytesField(9, t.bytes);
+  const size = t.dims.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.dtype];
+  return w.varintField(2, DTYPE_CODE[t.dtype]).stringField(8, name).bytesField(9, t.write ? { length: size, write: t.write } : t.bytes);
 }
 
 /** GraphProto: nodes, name, inputs, outputs, then the initializers in `graph.initializers` order. */

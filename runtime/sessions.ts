@@ -60,49 +60,53 @@ export type Timer = (s: SubnetEntry, batch: number, ms: number) => void;
 export class Engines {
   /** The mode in effect, after `auto` is resolved. */
   readonly mode: 'fast' | 'lean';
-  private readonly statics = new Map<string, Engine>();
-  private switch?: Engine;
-  private clock = 0;
+  readonly #statics = new Map<string, Engine>();
+  #switch?: Engine;
+  #clock = 0;
   /** Bytes that static sessions may hold (beyond the switch session in lean mode). */
-  private readonly room: number;
-  private readonly routes = new Map<string, OrtTensorLike>();
+  readonly #room: number;
+  readonly #routes = new Map<string, OrtTensorLike>();
 
-  constructor(private readonly ort: OrtLike, private readonly bytes: ModelBytes, private readonly opts: EngineOptions, private readonly timer: Timer = () => undefined) {
+  readonly #ort: OrtLike;
+  readonly #bytes: ModelBytes;
+  readonly #opts: EngineOptions;
+  readonly #timer: Timer;
+
+  constructor(ort: OrtLike, bytes: ModelBytes, opts: EngineOptions, timer: Timer = () => undefined) {
+    this.#ort = ort;
+    this.#bytes = bytes;
+    this.#opts = opts;
+    this.#timer = timer;
     const m = bytes.manifest;
     const cap = (opts.cacheMB ?? Infinity) * 2 ** 20;
     const full = m.tensors.reduce((a, t) => a + t.length, 0);
     const lean = GRAPHS[m.arch]?.switchGraph !== undefined && m.subnets.length > 1;
     const auto = m.subnets.reduce((a, s) => a + s.bytes, 0) <= cap || full > cap ? 'fast' : 'lean';
     this.mode = !lean || opts.mode === 'fast' ? 'fast' : opts.mode === 'lean' ? 'lean' : auto;
-    this.room = this.mode === 'fast' ? cap : opts.cacheMB === undefined ? 0 : cap - full;
+    this.#room = this.mode === 'fast' ? cap : opts.cacheMB === undefined ? 0 : cap - full;
   }
 
   /** True when lean was asked for but this arch has no switch graph. */
   get leanUnavailable(): boolean {
-    return this.opts.mode === 'lean' && this.mode === 'fast';
+    return this.#opts.mode === 'lean' && this.mode === 'fast';
   }
 
   /** Ids with a live static session, least recently used first. */
   get cached(): string[] {
-    return [...this.statics.values()].sort((a, b) => a.lastUsed - b.lastUsed).map((e) => e.id);
-  }
-
-  /** Whether the switch session is built. */
-  get switchReady(): boolean {
-    return this.switch !== undefined;
+    return [...this.#statics.values()].sort((a, b) => a.lastUsed - b.lastUsed).map((e) => e.id);
   }
 
   /** Build (or find) the engine that serves `s`. */
   async prepare(s: SubnetEntry): Promise<void> {
-    await this.engine(s).session;
+    await this.#engine(s).session;
   }
 
   /** Run `s` on its engine, after the runs already queued there. */
   run(s: SubnetEntry, feeds: Record<string, OrtTensorLike>, batch: number): Promise<Record<string, any>> {
-    const e = this.engine(s);
+    const e = this.#engine(s);
     // Handlers are made once per engine: runs on an engine are serialized, so its state is the run's.
     e.ok ??= (outputs) => {
-      if (e.runs++) this.timer(e.s!, e.batch, performance.now() - e.t0);
+      if (e.runs++) this.#timer(e.s!, e.batch, performance.now() - e.t0);
       e.pending--;
       return outputs;
     };
@@ -113,7 +117,7 @@ export class Engines {
     const exec = (session: OrtSessionLike): Promise<Record<string, any>> => {
       e.s = s;
       e.batch = batch;
-      if (e.sw) feeds = { ...feeds, [e.sw.routeInput]: this.route(e.sw, s, batch) };
+      if (e.sw) feeds = { ...feeds, [e.sw.routeInput]: this.#route(e.sw, s, batch) };
       e.t0 = performance.now();
       return session.run(feeds).then(e.ok, e.fail);
     };
@@ -122,19 +126,19 @@ export class Engines {
     return p;
   }
 
-  private engine(s: SubnetEntry): Engine {
-    const hit = this.statics.get(s.id);
-    const e = hit ?? (this.mode === 'fast' || s.bytes <= this.room ? this.addStatic(s, false)
-      : this.switch ?? (this.bytes.src.remote && !this.bytes.has(this.bytes.fileEnd) ? this.addStatic(s, true) : this.addSwitch()));
-    e.lastUsed = ++this.clock;
+  #engine(s: SubnetEntry): Engine {
+    const hit = this.#statics.get(s.id);
+    const e = hit ?? (this.mode === 'fast' || s.bytes <= this.#room ? this.#addStatic(s, false)
+      : this.#switch ?? (this.#bytes.src.remote && !this.#bytes.has(this.#bytes.fileEnd) ? this.#addStatic(s, true) : this.#addSwitch()));
+    e.lastUsed = ++this.#clock;
     return e;
   }
 
-  private track(e: Engine, create: () => Promise<OrtSessionLike>, forget: () => void): Engine {
+  #track(e: Engine, create: () => Promise<OrtSessionLike>, forget: () => void): Engine {
     e.session = create().then((session) => (e.ready = session), (err: unknown) => {
       forget(); // a failed creation is not kept, so the next call retries
       throw err instanceof SortedNetError ? err : new SortedNetError({
-        code: 'BAD_ONNX', file: this.bytes.name, field: e.id ? `subnet ${e.id}` : 'switch graph',
+        code: 'BAD_ONNX', file: this.#bytes.name, field: e.id ? `subnet ${e.id}` : 'switch graph',
         found: `onnxruntime could not create a session: ${(err as Error).message}`,
         fix: 'check sessionOptions (execution providers) and that the file is not corrupt', cause: err,
       });
@@ -143,10 +147,10 @@ export class Engines {
     return e;
   }
 
-  private async session(model: Uint8Array, end: number): Promise<OrtSessionLike> {
-    const session = await this.ort.InferenceSession.create(model, this.opts.sessionOptions ?? {});
+  async #session(model: Uint8Array, end: number): Promise<OrtSessionLike> {
+    const session = await this.#ort.InferenceSession.create(model, this.#opts.sessionOptions ?? {});
     try {
-      await this.bytes.verified(end); // hashing ran alongside session creation
+      await this.#bytes.verified(end); // hashing ran alongside session creation
     } catch (err) {
       await session.release();
       throw err;
@@ -154,64 +158,64 @@ export class Engines {
     return session;
   }
 
-  private addStatic(s: SubnetEntry, temporary: boolean): Engine {
+  #addStatic(s: SubnetEntry, temporary: boolean): Engine {
     const e: Engine = { id: s.id, bytes: s.bytes, session: Promise.resolve(undefined as never), pending: 0, last: Promise.resolve(), batch: 0, t0: 0, lastUsed: 0, runs: 0, temporary };
-    this.statics.set(s.id, e);
-    this.track(e, async () => this.session(subnetModel(this.bytes.manifest, await this.bytes.upTo(s.prefixBytes), s.id, this.bytes.name), s.prefixBytes), () => this.statics.get(s.id) === e && this.statics.delete(s.id));
-    if (!temporary) this.evict(s.id);
+    this.#statics.set(s.id, e);
+    this.#track(e, async () => this.#session(subnetModel(this.#bytes.manifest, await this.#bytes.upTo(s.prefixBytes), s.id, this.#bytes.name), s.prefixBytes), () => this.#statics.get(s.id) === e && this.#statics.delete(s.id));
+    if (!temporary) this.#evict(s.id);
     return e;
   }
 
-  private addSwitch(): Engine {
+  #addSwitch(): Engine {
     const e: Engine = { id: '', bytes: 0, session: Promise.resolve(undefined as never), pending: 0, last: Promise.resolve(), batch: 0, t0: 0, lastUsed: 0, runs: 0 };
-    this.switch = e;
-    const m = this.bytes.manifest;
-    return this.track(e, async () => {
-      const end = this.bytes.fileEnd;
-      const bytes = await this.bytes.upTo(end);
+    this.#switch = e;
+    const m = this.#bytes.manifest;
+    return this.#track(e, async () => {
+      const end = this.#bytes.fileEnd;
+      const bytes = await this.#bytes.upTo(end);
       const sw = (e.sw = GRAPHS[m.arch]!.switchGraph!(m));
       const tensors = new Map(sw.consts);
-      for (const name of sw.graph.initializers) if (!tensors.has(name)) tensors.set(name, tensorBytes(m, name, bytes, this.bytes.name));
-      const session = await this.session(encodeModel(sw.graph, tensors, { opset: m.opset, metadata: [] }), end);
-      for (const t of [...this.statics.values()].filter((x) => x.temporary)) this.drop(t);
-      if (this.room <= 0) this.bytes.release(); // every subnet runs on the switch now
+      for (const name of sw.graph.initializers) if (!tensors.has(name)) tensors.set(name, tensorBytes(m, name, bytes, this.#bytes.name));
+      const session = await this.#session(encodeModel(sw.graph, tensors, { opset: m.opset, metadata: [] }), end);
+      for (const t of [...this.#statics.values()].filter((x) => x.temporary)) this.#drop(t);
+      if (this.#room <= 0) this.#bytes.release(); // every subnet runs on the switch now
       return session;
-    }, () => this.switch === e && (this.switch = undefined));
+    }, () => this.#switch === e && (this.#switch = undefined));
   }
 
-  private route(sw: SwitchGraph, s: SubnetEntry, batch: number): OrtTensorLike {
+  #route(sw: SwitchGraph, s: SubnetEntry, batch: number): OrtTensorLike {
     const key = `${s.id}:${batch}`;
-    let t = this.routes.get(key);
+    let t = this.#routes.get(key);
     if (!t) {
-      if (this.routes.size > 256) this.routes.clear();
+      if (this.#routes.size > 256) this.#routes.clear();
       const r = sw.route(s.levels, batch);
-      this.routes.set(key, (t = new this.ort.Tensor('int64', r, [r.length])));
+      this.#routes.set(key, (t = new this.#ort.Tensor('int64', r, [r.length])));
     }
     return t;
   }
 
   /** Release least recently used static sessions until they fit the room. */
-  private evict(keep: string): void {
-    const statics = [...this.statics.values()].filter((e) => !e.temporary).sort((a, b) => a.lastUsed - b.lastUsed);
+  #evict(keep: string): void {
+    const statics = [...this.#statics.values()].filter((e) => !e.temporary).sort((a, b) => a.lastUsed - b.lastUsed);
     let total = statics.reduce((a, e) => a + e.bytes, 0);
     for (const e of statics) {
-      if (total <= this.room) break;
+      if (total <= this.#room) break;
       if (e.id === keep) continue;
       total -= e.bytes;
-      this.drop(e);
+      this.#drop(e);
     }
-    if (this.mode === 'fast' && this.statics.size === this.bytes.manifest.subnets.length) {
-      void Promise.all([...this.statics.values()].map((x) => x.session)).then(() => this.bytes.release(), () => undefined);
+    if (this.mode === 'fast' && this.#statics.size === this.#bytes.manifest.subnets.length) {
+      void Promise.all([...this.#statics.values()].map((x) => x.session)).then(() => this.#bytes.release(), () => undefined);
     }
   }
 
-  private drop(e: Engine): Promise<void> {
-    if (this.statics.get(e.id) === e) this.statics.delete(e.id);
-    if (this.switch === e) this.switch = undefined;
+  #drop(e: Engine): Promise<void> {
+    if (this.#statics.get(e.id) === e) this.#statics.delete(e.id);
+    if (this.#switch === e) this.#switch = undefined;
     return e.last.catch(() => undefined).then(async () => (await e.session.catch(() => undefined))?.release()).catch(() => undefined);
   }
 
   async releaseAll(): Promise<void> {
-    await Promise.all([...this.statics.values(), ...(this.switch ? [this.switch] : [])].map((e) => this.drop(e)));
+    await Promise.all([...this.#statics.values(), ...(this.#switch ? [this.#switch] : [])].map((e) => this.#drop(e)));
   }
 }

@@ -83,22 +83,26 @@ export interface Explanation {
 const badOption = (field: string, found: string, fix: string): SortedNetError => new SortedNetError({ code: 'BAD_OPTION', file: '<api>', field, found, fix });
 
 export class SortedModel<O extends OrtLike = OrtLike> {
-  private target: SubnetEntry;
-  private released = false;
-  private readonly byId: Map<string, SubnetEntry>;
+  #target: SubnetEntry;
+  #released = false;
+  readonly #byId: Map<string, SubnetEntry>;
   /** Resolves when the whole file is in and verified (and, in lean mode, the switch session built). */
   readonly complete: Promise<void>;
 
-  private constructor(
-    readonly manifest: Manifest,
-    private readonly ort: O,
-    private readonly bytes: ModelBytes,
-    private readonly engines: Engines,
-    private readonly estimator: LatencyEstimator,
-    private readonly options: LoadOptions<O>,
-  ) {
-    this.target = manifest.subnets[manifest.subnets.length - 1]!;
-    this.byId = new Map(manifest.subnets.map((s) => [s.id, s]));
+  readonly #ort: O;
+  readonly #bytes: ModelBytes;
+  readonly #engines: Engines;
+  readonly #estimator: LatencyEstimator;
+  readonly #options: LoadOptions<O>;
+
+  private constructor(readonly manifest: Manifest, ort: O, bytes: ModelBytes, engines: Engines, estimator: LatencyEstimator, options: LoadOptions<O>) {
+    this.#ort = ort;
+    this.#bytes = bytes;
+    this.#engines = engines;
+    this.#estimator = estimator;
+    this.#options = options;
+    this.#target = manifest.subnets[manifest.subnets.length - 1]!;
+    this.#byId = new Map(manifest.subnets.map((s) => [s.id, s]));
     this.complete = Promise.resolve();
   }
 
@@ -132,168 +136,168 @@ export class SortedModel<O extends OrtLike = OrtLike> {
     }
     estimator = new LatencyEstimator(latency, saved?.observed, !options.latencyModel);
     const model = new SortedModel(manifest, ort, bytes, engines, estimator, options);
-    if (engines.leanUnavailable) model.emit({ status: 'warning', code: 'NO_LEAN', message: `arch "${manifest.arch}" has no switch graph, so mode 'lean' falls back to 'fast'` });
-    model.target = options.subnet !== undefined ? findSubnet(manifest, options.subnet, src.name) : model.pick(budget, 1, 'load().budget', options.onImpossible);
+    if (engines.leanUnavailable) model.#emit({ status: 'warning', code: 'NO_LEAN', message: `no switch graph for arch "${manifest.arch}": mode 'fast'` });
+    model.#target = options.subnet !== undefined ? findSubnet(manifest, options.subnet, src.name) : model.#pick(budget, 1, 'load().budget', options.onImpossible);
     const progressive = src.remote === true && options.progressive !== false;
-    const first = model.downloaded(model.target) || !progressive ? model.target : smallest;
+    const first = model.#downloaded(model.#target) || !progressive ? model.#target : smallest;
     await engines.prepare(first);
-    model.announce(manifest.subnets.filter((s) => model.downloaded(s)));
-    model.emit({ status: 'ready', subnet: first.id });
+    model.#announce(manifest.subnets.filter((s) => model.#downloaded(s)));
+    model.#emit({ status: 'ready', subnet: first.id });
     if (progressive && !bytes.has(bytes.fileEnd)) {
-      (model as { complete: Promise<void> }).complete = model.download();
-      model.complete.catch((err: unknown) => model.emit({ status: 'warning', code: 'DOWNLOAD', message: (err as Error).message }));
+      (model as { complete: Promise<void> }).complete = model.#download();
+      model.complete.catch((err: unknown) => model.#emit({ status: 'warning', code: 'DOWNLOAD', message: (err as Error).message }));
     }
     return model;
   }
 
-  private readonly announced = new Set<string>();
+  readonly #announced = new Set<string>();
 
   /** Emit `subnet-ready` once per subnet. */
-  private announce(subnets: SubnetEntry[]): void {
-    for (const s of subnets) if (!this.announced.has(s.id)) this.announced.add(s.id) && this.emit({ status: 'subnet-ready', subnet: s.id });
+  #announce(subnets: SubnetEntry[]): void {
+    for (const s of subnets) if (!this.#announced.has(s.id)) this.#announced.add(s.id) && this.#emit({ status: 'subnet-ready', subnet: s.id });
   }
 
-  private emit(e: { status: 'ready' | 'subnet-ready'; subnet: string } | { status: 'warning'; code: string; message: string; subnet?: string }): void {
-    this.options.onProgress?.({ ...e, name: this.file, file: this.file.split(/[/\\]/).pop()! } as ProgressEvent);
+  #emit(e: { status: 'ready' | 'subnet-ready'; subnet: string } | { status: 'warning'; code: string; message: string; subnet?: string }): void {
+    this.#options.onProgress?.({ ...e, name: this.file, file: this.file.split(/[/\\]/).pop()! } as ProgressEvent);
   }
 
   /** Fetch the rest in file order; each subnet is announced when its bytes are verified. */
-  private async download(): Promise<void> {
-    const ends = [...new Set(this.manifest.subnets.map((s) => s.prefixBytes)), this.bytes.fileEnd].sort((a, b) => a - b);
+  async #download(): Promise<void> {
+    const ends = [...new Set(this.manifest.subnets.map((s) => s.prefixBytes)), this.#bytes.fileEnd].sort((a, b) => a - b);
     for (const end of ends) {
-      if (this.released) return;
-      await this.bytes.upTo(end);
-      await this.bytes.verified(end);
-      const fresh = this.manifest.subnets.filter((s) => s.prefixBytes <= end && !this.announced.has(s.id));
-      this.announce(fresh);
-      if (fresh.includes(this.target)) await this.engines.prepare(this.target);
+      if (this.#released) return;
+      await this.#bytes.upTo(end);
+      await this.#bytes.verified(end);
+      const fresh = this.manifest.subnets.filter((s) => s.prefixBytes <= end && !this.#announced.has(s.id));
+      this.#announce(fresh);
+      if (fresh.includes(this.#target)) await this.#engines.prepare(this.#target);
     }
-    if (this.engines.mode === 'lean' && !this.released) await this.engines.prepare(this.manifest.subnets.find((s) => !this.engines.cached.includes(s.id)) ?? this.target);
+    if (this.#engines.mode === 'lean' && !this.#released) await this.#engines.prepare(this.manifest.subnets.find((s) => !this.#engines.cached.includes(s.id)) ?? this.#target);
   }
 
   /** Path, URL or `<memory>`, as named in errors. */
   get file(): string {
-    return this.bytes.name;
+    return this.#bytes.name;
   }
 
   /** The calibrated latency model (before per-subnet corrections). */
   get latencyModel(): LatencyModel {
-    return this.estimator.model;
+    return this.#estimator.model;
   }
 
   /** What calibration measured and calls taught; JSON-serializable. Pass it to `load(src, { calibration })`. */
   get calibration(): Calibration {
-    return this.estimator.calibration();
+    return this.#estimator.calibration();
   }
 
   /** The mode in effect: `'fast'` (a session per subnet) or `'lean'` (one switch session). */
   get mode(): 'fast' | 'lean' {
-    return this.engines.mode;
+    return this.#engines.mode;
   }
 
   /** Every subnet, smallest first, with this device's estimates at batch 1. */
   get subnets(): SubnetInfo[] {
-    return this.manifest.subnets.map((s) => this.info(s));
+    return this.manifest.subnets.map((s) => this.#info(s));
   }
 
   /** The default subnet for `run()`: the one chosen at load, once its bytes are in. */
   get subnet(): SubnetInfo {
-    return this.info(this.fallback(this.target));
+    return this.#info(this.#fallback(this.#target));
   }
 
-  private downloaded(s: SubnetEntry): boolean {
-    return this.bytes.has(s.prefixBytes) || !this.bytes.src.remote;
+  #downloaded(s: SubnetEntry): boolean {
+    return this.#bytes.has(s.prefixBytes) || !this.#bytes.src.remote;
   }
 
   /** `s` if its bytes are in, else the largest downloaded subnet below it in the file (the smallest at worst). */
-  private fallback(s: SubnetEntry): SubnetEntry {
-    return this.downloaded(s) ? s : this.manifest.subnets.filter((x) => x.prefixBytes <= s.prefixBytes && this.downloaded(x)).at(-1) ?? this.manifest.subnets[0]!;
+  #fallback(s: SubnetEntry): SubnetEntry {
+    return this.#downloaded(s) ? s : this.manifest.subnets.filter((x) => x.prefixBytes <= s.prefixBytes && this.#downloaded(x)).at(-1) ?? this.manifest.subnets[0]!;
   }
 
-  private info(s: SubnetEntry, batch = 1): SubnetInfo {
-    return { ...s, estimate: this.estimate(s, batch) };
+  #info(s: SubnetEntry, batch = 1): SubnetInfo {
+    return { ...s, estimate: this.#estimate(s, batch) };
   }
 
-  private estimate(s: SubnetEntry, batch: number): Estimate {
-    return { latencyMs: this.estimator.latencyMs(s, batch), memoryMB: (s.bytes + s.activations * batch) / 2 ** 20 };
+  #estimate(s: SubnetEntry, batch: number): Estimate {
+    return { latencyMs: this.#estimator.latencyMs(s, batch), memoryMB: (s.bytes + s.activations * batch) / 2 ** 20 };
   }
 
-  private pick(budget: Budget, batch: number, where: string, onImpossible = this.options.onImpossible): SubnetEntry {
-    const j = judge(this.manifest.subnets, checkBudget(budget, where), (s, b) => this.estimate(s, b), batch, this.file);
+  #pick(budget: Budget, batch: number, where: string, onImpossible = this.#options.onImpossible): SubnetEntry {
+    const j = judge(this.manifest.subnets, checkBudget(budget, where), (s, b) => this.#estimate(s, b), batch, this.file);
     try {
       const best = j.pick();
-      if (this.downloaded(best)) return best;
+      if (this.#downloaded(best)) return best;
       // Still downloading: the most accurate subnet that fits and is here, else wait for `best`.
-      const here = j.verdicts.filter((v) => !v.fails.length && this.downloaded(v.subnet)).map((v) => v.subnet);
-      return here.length ? judge(here, budget, (s, b) => this.estimate(s, b), batch, this.file).pick() : best;
+      const here = j.verdicts.filter((v) => !v.fails.length && this.#downloaded(v.subnet)).map((v) => v.subnet);
+      return here.length ? judge(here, budget, (s, b) => this.#estimate(s, b), batch, this.file).pick() : best;
     } catch (err) {
       if (onImpossible !== 'smallest' || !(err instanceof SortedNetError) || err.code !== 'IMPOSSIBLE_BUDGET') throw err;
       const s = this.manifest.subnets[0]!;
-      this.emit({ status: 'warning', code: err.code, message: `${err.message}; using the smallest subnet, ${s.id}`, subnet: s.id });
+      this.#emit({ status: 'warning', code: err.code, message: `${err.message}; using the smallest subnet, ${s.id}`, subnet: s.id });
       return s;
     }
   }
 
   /** The most accurate subnet within `budget` at `batch`; throws IMPOSSIBLE_BUDGET if none fits. */
   select(budget: Budget, batch = 1): SubnetInfo {
-    return this.info(this.pick(budget, batch, 'select() budget'), batch);
+    return this.#info(this.#pick(budget, batch, 'select() budget'), batch);
   }
 
   /** Each subnet's estimates against `budget`, what fails, and which subnet would be chosen and why. */
   explain(budget: Budget, batch = 1): Explanation {
-    const { verdicts } = judge(this.manifest.subnets, checkBudget(budget, 'explain() budget'), (s, b) => this.estimate(s, b), batch, this.file);
+    const { verdicts } = judge(this.manifest.subnets, checkBudget(budget, 'explain() budget'), (s, b) => this.#estimate(s, b), batch, this.file);
     const subnets = verdicts.map((v) => ({
-      id: v.subnet.id, accuracy: v.subnet.metrics.accuracy, latencyMs: v.estimate.latencyMs, latencyFrom: this.estimator.source(v.subnet),
-      memoryMB: v.estimate.memoryMB, downloaded: this.downloaded(v.subnet), fits: v.fails.length === 0, fails: v.fails,
+      id: v.subnet.id, accuracy: v.subnet.metrics.accuracy, latencyMs: v.estimate.latencyMs, latencyFrom: this.#estimator.source(v.subnet),
+      memoryMB: v.estimate.memoryMB, downloaded: this.#downloaded(v.subnet), fits: v.fails.length === 0, fails: v.fails,
     }));
     let chosen: string | undefined;
     let reason: string;
     try {
-      chosen = this.pick(budget, batch, 'explain() budget', 'throw').id;
+      chosen = this.#pick(budget, batch, 'explain() budget', 'throw').id;
       const n = subnets.filter((s) => s.fits).length;
       const c = subnets.find((s) => s.id === chosen)!;
-      reason = `${chosen}: the most accurate of ${n} subnet${n === 1 ? '' : 's'} within budget${c.accuracy === undefined ? '' : ` (accuracy ${c.accuracy})`}, estimated ${c.latencyMs.toPrecision(3)} ms (${c.latencyFrom})${c.downloaded ? '' : ', still downloading'}`;
+      reason = `${chosen}: the most accurate of ${n} subnets within budget (accuracy ${c.accuracy}), estimated ${c.latencyMs.toPrecision(3)} ms (${c.latencyFrom})`;
     } catch (err) {
       if (!(err instanceof SortedNetError)) throw err;
       reason = err.message;
-      if ((this.options.onImpossible ?? 'throw') === 'smallest') reason += `; onImpossible 'smallest' uses ${(chosen = this.manifest.subnets[0]!.id)}`;
+      if ((this.#options.onImpossible ?? 'throw') === 'smallest') reason += `; onImpossible 'smallest' uses ${(chosen = this.manifest.subnets[0]!.id)}`;
     }
     return { budget, batch, chosen, reason, subnets };
   }
 
   /** Switch the default subnet (by id or budget) and build what it needs now. */
   async use(choice: RunOptions): Promise<SubnetInfo> {
-    this.checkLive('use()');
-    this.target = this.choose(choice, 1, 'use()') ?? this.target;
-    await this.engines.prepare(this.fallback(this.target));
+    this.#checkLive('use()');
+    this.#target = this.#choose(choice, 1, 'use()') ?? this.#target;
+    await this.#engines.prepare(this.#fallback(this.#target));
     return this.subnet;
   }
 
-  private choose(options: RunOptions, batch: number, where: string): SubnetEntry | undefined {
+  #choose(options: RunOptions, batch: number, where: string): SubnetEntry | undefined {
     // Fast path (per call): only a known `subnet`.
     let only = true;
     for (const k in options) only &&= k === 'subnet';
-    const hit = only ? this.byId.get(options.subnet!) : undefined;
+    const hit = only ? this.#byId.get(options.subnet!) : undefined;
     if (hit) return hit;
     if (typeof options !== 'object' || options === null) throw badOption(`${where} options`, String(options), 'pass { subnet } or { budget }');
     rejectUnknownKeys(options, RUN_KEYS, { file: '<api>', field: where, code: 'BAD_OPTION' });
     if (options.subnet !== undefined && options.budget !== undefined) throw badOption(`${where}.subnet`, 'both subnet and budget', 'pass one of them');
     if (options.subnet !== undefined) return findSubnet(this.manifest, options.subnet, this.file);
-    if (options.budget !== undefined) return this.pick(options.budget, batch, `${where}.budget`, options.onImpossible ?? this.options.onImpossible);
+    if (options.budget !== undefined) return this.#pick(options.budget, batch, `${where}.budget`, options.onImpossible ?? this.#options.onImpossible);
     return undefined;
   }
 
-  private checkLive(where: string): void {
-    if (this.released) throw badOption(where, 'the model was released', 'load it again');
+  #checkLive(where: string): void {
+    if (this.#released) throw badOption(where, 'the model was released', 'load it again');
   }
 
   /** Run one subnet: by `options`, else the default. Concurrent calls are safe; runs on one session queue up. */
   run(feeds: Record<string, FeedValue>, options: RunOptions = {}): Promise<Record<string, TensorOf<O>>> {
     try {
-      this.checkLive('run()');
-      const prepared = prepareFeeds(this.ort, this.manifest, feeds);
-      const subnet = this.choose(options, prepared.batch, 'run()') ?? this.fallback(this.target);
-      return this.engines.run(subnet, prepared.feeds, prepared.batch) as Promise<Record<string, TensorOf<O>>>;
+      this.#checkLive('run()');
+      const prepared = prepareFeeds(this.#ort, this.manifest, feeds);
+      const subnet = this.#choose(options, prepared.batch, 'run()') ?? this.#fallback(this.#target);
+      return this.#engines.run(subnet, prepared.feeds, prepared.batch) as Promise<Record<string, TensorOf<O>>>;
     } catch (err) {
       return Promise.reject(err as Error);
     }
@@ -301,12 +305,12 @@ export class SortedModel<O extends OrtLike = OrtLike> {
 
   /** Ids of subnets with a live static session, least recently used first. */
   get cachedSubnets(): string[] {
-    return this.engines.cached;
+    return this.#engines.cached;
   }
 
   /** Release every session. The model cannot run afterwards. */
   async release(): Promise<void> {
-    this.released = true;
-    await this.engines.releaseAll();
+    this.#released = true;
+    await this.#engines.releaseAll();
   }
 }

@@ -64,70 +64,76 @@ class UrlSource implements ByteSource {
   readonly remote = true;
   size?: number;
   onBytes?: (loaded: number, total: number | undefined) => void;
-  private buf = new Uint8Array(0);
-  private length = 0;
-  private readonly chain = new Chain();
+  #buf = new Uint8Array(0);
+  #length = 0;
+  readonly #chain = new Chain();
 
-  constructor(readonly name: string, private readonly fetchFn: typeof fetch, private range: boolean) {}
+  readonly #fetchFn: typeof fetch;
+  #range: boolean;
+
+  constructor(readonly name: string, fetchFn: typeof fetch, range: boolean) {
+    this.#fetchFn = fetchFn;
+    this.#range = range;
+  }
 
   prefix(end: number): Promise<Uint8Array> {
-    return this.chain.run(() => this.grow(end));
+    return this.#chain.run(() => this.#grow(end));
   }
 
   release(): void {
-    this.buf = new Uint8Array(0);
-    this.length = 0;
+    this.#buf = new Uint8Array(0);
+    this.#length = 0;
   }
 
   supply(bytes: Uint8Array): void {
-    this.put(bytes);
+    this.#put(bytes);
   }
 
-  private fail(found: string, cause?: unknown): never {
+  #fail(found: string, cause?: unknown): never {
     throw new SortedNetError({ code: 'IO', file: this.name, field: '(fetch)', found, fix: 'check the URL and that the server is reachable', cause });
   }
 
   /** Append at the end, growing the buffer to the file size when known. */
-  private put(chunk: Uint8Array): void {
-    if (this.length + chunk.length > this.buf.length) {
-      const grown = new Uint8Array(Math.max(this.size ?? 0, this.length + chunk.length, this.buf.length * 2));
-      grown.set(this.buf.subarray(0, this.length));
-      this.buf = grown;
+  #put(chunk: Uint8Array): void {
+    if (this.#length + chunk.length > this.#buf.length) {
+      const grown = new Uint8Array(Math.max(this.size ?? 0, this.#length + chunk.length, this.#buf.length * 2));
+      grown.set(this.#buf.subarray(0, this.#length));
+      this.#buf = grown;
     }
-    this.buf.set(chunk, this.length);
-    this.length += chunk.length;
-    this.onBytes?.(this.length, this.size);
+    this.#buf.set(chunk, this.#length);
+    this.#length += chunk.length;
+    this.onBytes?.(this.#length, this.size);
   }
 
-  private async grow(end: number): Promise<Uint8Array> {
-    const from = this.length;
-    if (from >= Math.min(end, this.size ?? Infinity)) return this.buf.subarray(0, this.length);
+  async #grow(end: number): Promise<Uint8Array> {
+    const from = this.#length;
+    if (from >= Math.min(end, this.size ?? Infinity)) return this.#buf.subarray(0, this.#length);
     let res: Response;
     try {
-      res = await this.fetchFn(this.name, this.range ? { headers: { Range: `bytes=${from}-${end - 1}` } } : undefined);
+      res = await this.#fetchFn(this.name, this.#range ? { headers: { Range: `bytes=${from}-${end - 1}` } } : undefined);
     } catch (err) {
-      return this.fail(`fetch failed: ${(err as Error).message}`, err);
+      return this.#fail(`fetch failed: ${(err as Error).message}`, err);
     }
     if (res.status === 416) {
       this.size = from; // the file ends at `from`
-      return this.buf.subarray(0, this.length);
+      return this.#buf.subarray(0, this.#length);
     }
-    if (!res.ok) this.fail(`HTTP ${res.status} ${res.statusText}`);
+    if (!res.ok) this.#fail(`HTTP ${res.status} ${res.statusText}`);
     if (res.status === 206) {
       const range = /bytes (\d+)-\d+\/(\d+|\*)/.exec(res.headers.get('content-range') ?? '');
-      if (range && Number(range[1]) !== from) this.fail(`the server answered range ${res.headers.get('content-range')} for bytes ${from}-${end - 1}`);
+      if (range && Number(range[1]) !== from) this.#fail(`the server answered range ${res.headers.get('content-range')} for bytes ${from}-${end - 1}`);
       if (range?.[2] !== undefined && range[2] !== '*') this.size = Number(range[2]);
     } else {
       // No Range support: the whole file, once.
-      this.range = false;
+      this.#range = false;
       this.release();
       this.size = Number(res.headers.get('content-length')) || undefined;
     }
     const reader = res.body?.getReader();
-    if (!reader) this.put(new Uint8Array(await res.arrayBuffer()));
-    else for (let r = await reader.read(); !r.done; r = await reader.read()) this.put(r.value);
-    if (res.status !== 206 || this.length < end) this.size = this.length;
-    return this.buf.subarray(0, this.length);
+    if (!reader) this.#put(new Uint8Array(await res.arrayBuffer()));
+    else for (let r = await reader.read(); !r.done; r = await reader.read()) this.#put(r.value);
+    if (res.status !== 206 || this.#length < end) this.size = this.#length;
+    return this.#buf.subarray(0, this.#length);
   }
 }
 

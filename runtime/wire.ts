@@ -94,11 +94,17 @@ export function varintSize(n: number): number {
  * Collects encoded pieces without copying large payloads until `finish()`.
  * Fields are written in call order; callers write them in field-number order.
  */
+/** Bytes written straight into the output at `finish()` (no intermediate copy). */
+export interface Deferred {
+  length: number;
+  write(dst: Uint8Array, at: number): void;
+}
+
 export class WireWriter {
-  readonly parts: Uint8Array[] = [];
+  readonly parts: (Uint8Array | Deferred)[] = [];
   length = 0;
 
-  raw(bytes: Uint8Array): this {
+  raw(bytes: Uint8Array | Deferred): this {
     this.parts.push(bytes);
     this.length += bytes.length;
     return this;
@@ -138,7 +144,7 @@ export class WireWriter {
     return this.tag(field, WIRE.I32).raw(b);
   }
 
-  bytesField(field: number, bytes: Uint8Array): this {
+  bytesField(field: number, bytes: Uint8Array | Deferred): this {
     return this.tag(field, WIRE.LEN).varint(bytes.length).raw(bytes);
   }
 
@@ -157,7 +163,8 @@ export class WireWriter {
     const out = new Uint8Array(this.length);
     let pos = 0;
     for (const p of this.parts) {
-      out.set(p, pos);
+      if (p instanceof Uint8Array) out.set(p, pos);
+      else p.write(out, pos);
       pos += p.length;
     }
     return out;

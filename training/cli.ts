@@ -69,16 +69,16 @@ Model:
 Optimisation:
   --epochs N           passes over the training split                     (default ${D.epochs})
   --batch N            examples per optimizer step                        (default ${D.batch})
-  --lr X               peak Adam learning rate                            (default ${D.lr})
+  --lr X               peak learning rate (AdamW)                         (default ${D.lr})
   --lr-min X           final learning rate as a fraction of --lr (cosine) (default ${D.lrMinFraction})
   --warmup N           linear warm-up steps, at most 10% of the run      (default ${D.warmupSteps})
-  --groups N           subnets per step (g); widths per step under all-exits (default ${D.groups})
-  --sampling MODE      uniform | sandwich (largest + smallest + random) | (default ${D.sampling})
-                       all-exits (every depth of g widths, one pass each)
+  --groups N           subnets per step (g), or widths under all-exits    (default ${D.groups})
+  --sampling MODE      uniform | sandwich (largest + smallest + random)   (default ${D.sampling})
+                       | all-exits (every depth of g widths, one pass each)
   --reduce MODE        combine subnet losses: mean | sum                  (default ${D.reduce})
   --seed N             seed for weights, batches and sampling             (default ${D.seed})
 
-${schemeHelp(23)}
+${schemeHelp(23, 74)}
 
 Data:
   --data DIR           folder with the Fashion-MNIST IDX files   (default /usr/share/datasets/fashion-mnist,

@@ -54,7 +54,7 @@ Model (a ResNet; see docs/cnn.md):
 Optimisation:
   --epochs N              passes over the training split                           (default ${D.epochs})
   --batch N               examples per optimizer step                              (default ${D.batch})
-  --lr X                  peak Adam learning rate                                  (default ${D.lr})
+  --lr X                  peak learning rate (AdamW)                               (default ${D.lr})
   --lr-min X              final learning rate as a fraction of --lr (cosine)       (default ${D.lrMinFraction})
   --warmup N              linear warm-up steps                                     (default ${D.warmupSteps})
   --groups N              subnets per step (g); widths per step under all-exits    (default ${D.groups})
@@ -64,7 +64,7 @@ Optimisation:
   --calibration-images N  training images for every subnet's batch-norm statistics (default ${D.calibrationImages})
   --seed N                seed for weights, batches and sampling                   (default ${D.seed})
 
-${schemeHelp(26)}
+${schemeHelp(26, 83)}
 
 Data:
   --data DIR              folder with the Fashion-MNIST IDX files (default as for the MLP)

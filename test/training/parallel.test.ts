@@ -53,8 +53,8 @@ void test('2 replicas: same loss as one thread, worker weights bit-identical', a
   assert.ok(maxdiff < 1e-4, `loss maxdiff ${maxdiff}`);
 });
 
-void test('train({ workers: 2 }) trains and reports every subnet', async () => {
-  const r = await train({ hidden: 32, depths: [1, 2], widths: [0.5, 1], epochs: 2, batch: 64, lr: 0.01, warmupSteps: 0, workers: 2, evalEachEpoch: false, data });
+void test('train({ workers: 2 }) trains and reports every subnet, with distillation and weight decay', async () => {
+  const r = await train({ hidden: 32, depths: [1, 2], widths: [0.5, 1], epochs: 2, batch: 64, lr: 0.01, warmupSteps: 0, workers: 2, evalEachEpoch: false, distill: 0.5, weightDecay: 0.01, data });
   assert.equal(r.losses.length, 8);
   assert.ok(r.losses.at(-1)! < r.losses[0]!);
   assert.equal(r.checkpoint.spec.training.workers, 2);

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../training/backend.js';
 import { resolveConfig } from '../../training/config.js';
+import { train } from '../../training/loop.js';
 import { loadFashionMnist, subsetDir, type Dataset } from '../../training/data/fashion-mnist.js';
 import { lmStep, sampleWindows } from '../../training/lm.js';
 import { SortedCnn } from '../../training/models/cnn.js';
@@ -171,6 +172,14 @@ void test('a step of each loop leaks no tensors with distillation and weight dec
   leaks('gpt', () => void lmStep(gpt, gptOpt, sampleWindows(tokens, 2, 8, rng), planStep(gptDims, 2, 'uniform', rng).passes, distill));
   for (const o of [mlpOpt, cnnOpt, gptOpt]) o.dispose();
   for (const m of [mlp, cnn, gpt]) m.dispose();
+});
+
+void test('train() with all-exits, distillation and weight decay learns and leaves no tensors behind', async () => {
+  const before = tf.memory().numTensors;
+  const r = await train({ hidden: 16, depths: [1, 2], widths: [0.5, 1], epochs: 2, batch: 32, lr: 0.01, sampling: 'all-exits', groups: 1, distill: 0.5, weightDecay: 0.1, evalEachEpoch: false, data });
+  assert.equal(tf.memory().numTensors, before);
+  assert.equal(r.checkpoint.spec.training.optimizer && (r.checkpoint.spec.training.optimizer as { name: string }).name, 'adamw');
+  assert.ok(r.losses.slice(-3).reduce((a, b) => a + b) < r.losses.slice(0, 3).reduce((a, b) => a + b), 'the loss falls');
 });
 
 void test('distillation pulls a small subnet toward the full one', () => {

@@ -69,18 +69,21 @@ export function schemeFlags(cmd: string, v: Record<string, unknown>): Partial<Om
   };
 }
 
-/** Help lines for the shared flags, aligned at column `col`. */
-export function schemeHelp(col: number): string {
+/** Help lines for the shared flags: flags from column 2, text from `col`, defaults from `defaultAt`. */
+export function schemeHelp(col: number, defaultAt: number): string {
   const D = DEFAULT_SCHEME;
-  const line = (flag: string, text: string, def?: string) => `  ${flag.padEnd(col - 2)}${def === undefined ? text : `${text.padEnd(51)}(default ${def})`}`;
-  return [
-    'Training scheme:',
-    line('--distill A', 'in-place distillation weight in [0, 1]: smaller', String(D.distill)),
-    line('', 'subnets learn (1-A)·CE + A·T²·KL from the full subnet'),
-    line('--distill-temperature T', 'softmax temperature of the distillation term', String(D.distillTemperature)),
-    line('--weight-decay X', 'decoupled (AdamW) decay of weights, not biases/norms', String(D.weightDecay)),
-    line('--checkpoint-every N', 'write <out>.resume.safetensors every N steps', `${D.checkpointEvery}: never`),
-    line('--resume', 'continue from <out>.resume.safetensors (same data; the'),
-    line('', 'run keeps its config, flags given must match it)'),
-  ].join('\n');
+  const lines: string[] = ['Training scheme:'];
+  const line = (flag: string, text: string, def?: string) => {
+    const body = def === undefined ? text : `${text.padEnd(defaultAt - col - 1)} (default ${def})`;
+    if (flag.length > col - 3) lines.push(`  ${flag}`, `${' '.repeat(col)}${body}`);
+    else lines.push(`  ${flag.padEnd(col - 2)}${body}`);
+  };
+  line('--distill A', 'in-place distillation weight in [0, 1]: smaller', String(D.distill));
+  line('', 'subnets learn (1-A)·CE + A·T²·KL from the full one');
+  line('--distill-temperature T', 'softmax temperature of the distillation term', String(D.distillTemperature));
+  line('--weight-decay X', 'decoupled (AdamW) decay of weights, not biases', String(D.weightDecay));
+  line('--checkpoint-every N', 'write <out>.resume.safetensors every N steps', `${D.checkpointEvery}: never`);
+  line('--resume', 'continue from <out>.resume.safetensors (same data;');
+  line('', 'the run keeps its config: flags given must match it)');
+  return lines.join('\n');
 }
