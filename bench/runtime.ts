@@ -42,7 +42,7 @@ async function perCall(m: BenchModel): Promise<Record<string, unknown>> {
   for (const batch of [1, 32]) {
     const x = input(batch);
     const samples = new Map(ids.map((id) => [id, { base: [] as number[], fast: [] as number[], lean: [] as number[] }]));
-    const rounds = (QUICK ? 20 : 1) * Math.round((m.name === 'large' ? 60 : 200) / (batch === 32 ? 2 : 1) / (QUICK ? 20 : 1));
+    const rounds = Math.round((m.name === 'large' ? 80 : 200) / (batch === 32 ? 2 : 1) / (QUICK ? 10 : 1));
     for (let r = -3; r < rounds; r++) {
       for (const id of shuffle(ids, rand)) {
         for (const who of shuffle(['base', 'fast', 'lean'] as const, rand)) {
@@ -111,7 +111,7 @@ async function loadTime(m: BenchModel, calibration: Calibration): Promise<Record
   for (const s of [subnets[0]!, subnets[Math.floor(subnets.length / 2)]!, subnets.at(-1)!]) {
     const runtime: number[] = [];
     const plain: number[] = [];
-    for (let i = 0; i < (QUICK ? 2 : 5); i++) {
+    for (let i = 0; i < (QUICK ? 2 : 9); i++) {
       plain.push(await time(async () => {
         const session = await ort.InferenceSession.create(m.standalone.get(s.id)!, SESSION_OPTIONS);
         await session.run({ input: input(1) });

@@ -118,7 +118,7 @@ async function serve(): Promise<void> {
   const post = (m: Reply): void => parentPort!.postMessage(m);
   const plain = (outputs: Record<string, { type: string; dims: readonly number[]; data: unknown }>): Record<string, PlainTensor> =>
     Object.fromEntries(Object.entries(outputs).map(([k, t]) => [k, { type: t.type, dims: [...t.dims], data: t.data as Float32Array }]));
-  parentPort!.on('message', async ({ id, method, args }: { id: number; method: Method | 'load'; args: any[] }) => {
+  const handle = async ({ id, method, args }: { id: number; method: Method | 'load'; args: any[] }): Promise<void> => {
     try {
       let result: unknown;
       if (method === 'load') {
@@ -135,7 +135,8 @@ async function serve(): Promise<void> {
       const e = err as SortedNetError;
       post({ id, error: { code: e.code, file: e.file, field: e.field, found: e.found, fix: e.fix, message: e.message } });
     }
-  });
+  };
+  parentPort!.on('message', (m: Parameters<typeof handle>[0]) => void handle(m));
 }
 
 if (!isMainThread && (workerData as { sortednetWorker?: boolean } | null)?.sortednetWorker) void serve();

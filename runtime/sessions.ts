@@ -177,7 +177,7 @@ export class Engines {
       const tensors = new Map(sw.consts);
       for (const name of sw.graph.initializers) if (!tensors.has(name)) tensors.set(name, tensorBytes(m, name, bytes, this.#bytes.name));
       const session = await this.#session(encodeModel(sw.graph, tensors, { opset: m.opset, metadata: [] }), end);
-      for (const t of [...this.#statics.values()].filter((x) => x.temporary)) this.#drop(t);
+      for (const t of [...this.#statics.values()].filter((x) => x.temporary)) void this.#drop(t);
       if (this.#room <= 0) this.#bytes.release(); // every subnet runs on the switch now
       return session;
     }, () => this.#switch === e && (this.#switch = undefined));
@@ -202,7 +202,7 @@ export class Engines {
       if (total <= this.#room) break;
       if (e.id === keep) continue;
       total -= e.bytes;
-      this.#drop(e);
+      void this.#drop(e);
     }
     if (this.mode === 'fast' && this.#statics.size === this.#bytes.manifest.subnets.length) {
       void Promise.all([...this.#statics.values()].map((x) => x.session)).then(() => this.#bytes.release(), () => undefined);

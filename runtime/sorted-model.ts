@@ -126,16 +126,16 @@ export class SortedModel<O extends OrtLike = OrtLike> {
     const cache = options.cache === true ? 'sortednet-v1' : options.cache || undefined;
     const bytes = await ModelBytes.open(src, { verify: options.verify, cache, emit: options.onProgress });
     const { manifest } = bytes;
-    let estimator: LatencyEstimator | undefined;
-    const engines = new Engines(ort, bytes, options, (s, batch, ms) => estimator?.observe(s, batch, ms));
+    const learned: { by?: LatencyEstimator } = {}; // calls after calibration teach the estimator
+    const engines = new Engines(ort, bytes, options, (s, batch, ms) => learned.by?.observe(s, batch, ms));
     const smallest = manifest.subnets[0]!;
     let latency = saved?.latency ?? options.latencyModel ?? DEFAULT_LATENCY;
     if (!saved && !options.latencyModel && options.calibrate !== false) {
       const largest = Math.max(...manifest.subnets.map((s) => s.macs));
       latency = await calibrate((batch) => engines.run(smallest, zeroFeeds(ort, manifest, batch), batch), smallest.macs, largest);
     }
-    estimator = new LatencyEstimator(latency, saved?.observed, !options.latencyModel);
-    const model = new SortedModel(manifest, ort, bytes, engines, estimator, options);
+    learned.by = new LatencyEstimator(latency, saved?.observed, !options.latencyModel);
+    const model = new SortedModel(manifest, ort, bytes, engines, learned.by, options);
     if (engines.leanUnavailable) model.#emit({ status: 'warning', code: 'NO_LEAN', message: `no switch graph for arch "${manifest.arch}": mode 'fast'` });
     model.#target = options.subnet !== undefined ? findSubnet(manifest, options.subnet, src.name) : model.#pick(budget, 1, 'load().budget', options.onImpossible);
     const progressive = src.remote === true && options.progressive !== false;
@@ -154,7 +154,11 @@ export class SortedModel<O extends OrtLike = OrtLike> {
 
   /** Emit `subnet-ready` once per subnet. */
   #announce(subnets: SubnetEntry[]): void {
-    for (const s of subnets) if (!this.#announced.has(s.id)) this.#announced.add(s.id) && this.#emit({ status: 'subnet-ready', subnet: s.id });
+    for (const s of subnets) {
+      if (this.#announced.has(s.id)) continue;
+      this.#announced.add(s.id);
+      this.#emit({ status: 'subnet-ready', subnet: s.id });
+    }
   }
 
   #emit(e: { status: 'ready' | 'subnet-ready'; subnet: string } | { status: 'warning'; code: string; message: string; subnet?: string }): void {

@@ -76,7 +76,7 @@ export function mlpSwitch(config: MlpConfig, dims: Partial<Record<Dim, number[]>
       const x = pad(h, `${p}.rin${j}`, (d, k, B) => (k >= j ? [0, -lo, (on(d, k) ? B : 0) - inRows(d, B), u[j]! - u[k]!] : [0, 0, -inRows(d, B), seg(j) - u[k]!]));
       const q = mm(x, levelBlocks(config, u, i, j).row!.name, `${p}.rmm${j}`);
       // Zeros broadcast as one row when level j is off: Add needs no empty operand then.
-      sum = add(sum, pad(q, `${p}.rows${j}`, (d, k, B) => [0, 0, on(d, k) ? 0 : 1, u[k]! - lo]), `${p}.sum${j}`);
+      sum = add(sum, pad(q, `${p}.rows${j}`, (d, k) => [0, 0, on(d, k) ? 0 : 1, u[k]! - lo]), `${p}.sum${j}`);
     }
     nodes.push(ops.Relu(sum, `${p}.relu`));
     h = `${p}.relu`;

@@ -83,5 +83,14 @@ void describe('validateManifest', () => {
     const p = clone();
     p.subnets[1].prefixBytes = 1e12;
     invalid(p, 'sortednet.subnets[1].prefixBytes', /past the last tensor/);
+    const h = clone();
+    h.segments[2].sha256 = 'ABC';
+    invalid(h, 'sortednet.segments[2].sha256', /not 64 lowercase hex digits/);
+    const e = clone();
+    e.segments[3].end = e.segments[2].end;
+    invalid(e, 'sortednet.segments[3].end', /not an integer >= /);
+    const q = clone();
+    q.subnets[0].prefixBytes -= 1;
+    invalid(q, 'sortednet.subnets[0].prefixBytes', /not the end of a segment/);
   });
 });
