@@ -1,15 +1,17 @@
 /**
  * Latency estimates: a device model fitted by calibration (ms ≈ overheadMs + msPerMac · MACs ·
- * batch), corrected per subnet by an exponential moving average of observed call times, so
- * selection follows load and CPU throttling by itself. A subnet not observed yet uses the
- * average correction of those that were. The estimate is a high quantile (about p95):
- * `base · (scale + 2 · dev)`, with `scale` the EMA of observed/base and `dev` the EMA of its
- * absolute deviation. Each call is clamped to [1/2, 2] times the current estimate first.
+ * batch), corrected per subnet by what its calls took, so selection follows load and CPU
+ * throttling by itself. Per subnet, with r = observed / base:
+ * - `scale`: the exponential moving average of r (each call first clamped to [1/2, 2] times it);
+ * - `p95`: a moving p95 of r, stepped by the average (`2.5 · EMA_ALPHA · scale`): up by 0.95 step
+ *   when a call is slower than it, down by 0.05 step otherwise, so 5 % of calls end up above
+ *   it. One stall moves it once; a lasting 4x slowdown is followed within about 8 calls.
+ * The estimate is `base · p95`. A subnet not observed yet uses the corrections of all calls.
  *
  * @example
  * const est = new LatencyEstimator({ overheadMs: 0.05, msPerMac: 1e-6 });
  * est.observe(subnet, 1, 0.4); // a call took 0.4 ms
- * est.latencyMs(subnet, 1);    // ≈ 0.4 after a few calls
+ * est.latencyMs(subnet, 1);    // about the p95 of recent calls, ≈ 0.4 ms
  * JSON.stringify(est.calibration()); // save it; load(src, { ort, calibration }) reuses it
  */
 import { rejectUnknownKeys, SortedNetError } from './errors.js';
@@ -26,8 +28,8 @@ export interface Calibration {
   format: 'sortednet-calibration';
   version: 1;
   latency: LatencyModel;
-  /** Per subnet id: EMA of observed/base time, EMA of its absolute deviation, calls seen. */
-  observed: Record<string, { scale: number; dev: number; calls: number }>;
+  /** Per subnet id: moving average and moving p95 of observed/base time, calls seen. */
+  observed: Record<string, { scale: number; p95: number; calls: number }>;
 }
 
 /** Weight of the newest call in the moving averages. */
@@ -41,15 +43,17 @@ export const EMA_CLAMP = 2;
 
 interface Ema {
   scale: number;
-  dev: number;
+  p95: number;
   calls: number;
 }
 
-function update(e: Ema | undefined, r: number, prior: number): Ema {
-  r = Math.min(Math.max(r, (e?.scale ?? prior) / EMA_CLAMP), (e?.scale ?? prior) * EMA_CLAMP);
-  if (!e) return { scale: r, dev: 0.1 * r, calls: 1 };
-  const dev = e.dev + EMA_ALPHA * (Math.abs(r - e.scale) - e.dev);
-  return { scale: e.scale + EMA_ALPHA * (r - e.scale), dev, calls: e.calls + 1 };
+function update(e: Ema | undefined, r: number, prior: Ema | undefined): Ema {
+  const base = e ?? prior;
+  const c = base ? Math.min(Math.max(r, base.scale / EMA_CLAMP), base.scale * EMA_CLAMP) : r;
+  if (!e) return { scale: c, p95: c * (prior ? prior.p95 / prior.scale : 1.2), calls: 1 };
+  const scale = e.scale + EMA_ALPHA * (c - e.scale);
+  const step = 2.5 * EMA_ALPHA * scale;
+  return { scale, p95: Math.max(scale, e.p95 + step * (r > e.p95 ? 0.95 : -0.05)), calls: e.calls + 1 };
 }
 
 export class LatencyEstimator {
@@ -60,7 +64,7 @@ export class LatencyEstimator {
   constructor(readonly model: LatencyModel, saved: Calibration['observed'] = {}, private readonly learn = true) {
     for (const [id, e] of Object.entries(saved)) {
       this.#observed.set(id, { ...e });
-      this.#all = update(this.#all, e.scale, e.scale);
+      this.#all = update(this.#all, e.scale, e);
     }
   }
 
@@ -71,8 +75,7 @@ export class LatencyEstimator {
 
   /** About the p95 of a call's time, in ms. */
   latencyMs(s: SubnetEntry, batch = 1): number {
-    const e = this.#observed.get(s.id) ?? this.#all ?? { scale: 1, dev: 0 };
-    return this.base(s, batch) * (e.scale + 2 * e.dev);
+    return this.base(s, batch) * (this.#observed.get(s.id) ?? this.#all ?? { p95: 1 }).p95;
   }
 
   /** Whether the estimate comes from this subnet's own calls. */
@@ -83,8 +86,8 @@ export class LatencyEstimator {
   observe(s: SubnetEntry, batch: number, ms: number): void {
     const r = ms / this.base(s, batch);
     if (!this.learn || !(r > 0 && r < Infinity)) return;
-    this.#observed.set(s.id, update(this.#observed.get(s.id), r, this.#all?.scale ?? 1));
-    this.#all = update(this.#all, r, 1);
+    this.#observed.set(s.id, update(this.#observed.get(s.id), r, this.#all));
+    this.#all = update(this.#all, r, undefined);
   }
 
   calibration(): Calibration {
@@ -106,7 +109,7 @@ export function checkCalibration(c: unknown, where = 'load().calibration'): Cali
   rejectUnknownKeys(top.latency, ['overheadMs', 'msPerMac'], { file: '<api>', field: `${where}.latency`, code: 'BAD_OPTION' });
   if (!num(top.latency.overheadMs) || !num(top.latency.msPerMac)) fail('.latency', top.latency);
   for (const [id, e] of Object.entries(top.observed ?? fail('.observed', top.observed))) {
-    if (!num(e?.scale) || !num(e.dev) || !num(e.calls)) fail(`.observed.${id}`, e);
+    if (!num(e?.scale) || !num(e.p95) || !num(e.calls)) fail(`.observed.${id}`, e);
   }
   return top;
 }

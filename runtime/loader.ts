@@ -114,7 +114,7 @@ export class ModelBytes {
     const subtle = globalThis.crypto?.subtle;
     if (this.#opts.verify === false) return;
     if (!subtle) {
-      this.#opts.emit?.({ status: 'warning', name: this.name, file: this.name, code: 'UNVERIFIED', message: 'no crypto.subtle (not a secure context): downloads are not verified' });
+      this.#opts.emit?.({ status: 'warning', name: this.name, file: this.name, code: 'UNVERIFIED', message: 'no crypto.subtle (not a secure context): not verified' });
       return;
     }
     const got = hex(await subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));

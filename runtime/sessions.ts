@@ -86,11 +86,6 @@ export class Engines {
     this.#room = this.mode === 'fast' ? cap : opts.cacheMB === undefined ? 0 : cap - full;
   }
 
-  /** True when lean was asked for but this arch has no switch graph. */
-  get leanUnavailable(): boolean {
-    return this.#opts.mode === 'lean' && this.mode === 'fast';
-  }
-
   /** Ids with a live static session, least recently used first. */
   get cached(): string[] {
     return [...this.#statics.values()].sort((a, b) => a.lastUsed - b.lastUsed).map((e) => e.id);

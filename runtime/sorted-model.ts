@@ -44,7 +44,7 @@ export interface LoadOptions<O extends OrtLike = OrtLike> extends SourceOptions 
   latencyModel?: LatencyModel;
   /** URL sources: resolve once the smallest subnet can run and fetch the rest in the background. @defaultValue true */
   progressive?: boolean;
-  /** Check each file segment against the manifest's SHA-256 (WebCrypto). @defaultValue true */
+  /** Check each file segment against the manifest's SHA-256 (WebCrypto). @defaultValue true for URL sources (downloads), false for buffers and files */
   verify?: boolean;
   /** Browser only: keep downloaded segments in the Cache API (`true` means the cache 'sortednet-v1'). @defaultValue false */
   cache?: boolean | string;
@@ -124,7 +124,7 @@ export class SortedModel<O extends OrtLike = OrtLike> {
 
     const src = openSource(source, options);
     const cache = options.cache === true ? 'sortednet-v1' : options.cache || undefined;
-    const bytes = await ModelBytes.open(src, { verify: options.verify, cache, emit: options.onProgress });
+    const bytes = await ModelBytes.open(src, { verify: options.verify ?? src.remote === true, cache, emit: options.onProgress });
     const { manifest } = bytes;
     const learned: { by?: LatencyEstimator } = {}; // calls after calibration teach the estimator
     const engines = new Engines(ort, bytes, options, (s, batch, ms) => learned.by?.observe(s, batch, ms));
@@ -136,7 +136,6 @@ export class SortedModel<O extends OrtLike = OrtLike> {
     }
     learned.by = new LatencyEstimator(latency, saved?.observed, !options.latencyModel);
     const model = new SortedModel(manifest, ort, bytes, engines, learned.by, options);
-    if (engines.leanUnavailable) model.#emit({ status: 'warning', code: 'NO_LEAN', message: `no switch graph for arch "${manifest.arch}": mode 'fast'` });
     model.#target = options.subnet !== undefined ? findSubnet(manifest, options.subnet, src.name) : model.#pick(budget, 1, 'load().budget', options.onImpossible);
     const progressive = src.remote === true && options.progressive !== false;
     const first = model.#downloaded(model.#target) || !progressive ? model.#target : smallest;

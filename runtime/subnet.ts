@@ -53,13 +53,16 @@ export function tensorBytes(manifest: Manifest, name: string, bytes: Uint8Array,
   return { dims: t.dims, dtype: t.dtype, bytes: bytes.subarray(t.offset, t.offset + t.length) };
 }
 
-/** The subnet's folded graph and tensors. `bytes` may be a prefix of `subnet.prefixBytes` or more. */
-export function subnetParts(manifest: Manifest, bytes: Uint8Array, id: string, file: string): SubnetParts {
+/**
+ * The subnet's graph and tensors. `bytes` may be a prefix of `subnet.prefixBytes` or more.
+ * `fold: false` keeps the Concat trees over the stored blocks (ORT folds them at load, in C++).
+ */
+export function subnetParts(manifest: Manifest, bytes: Uint8Array, id: string, file: string, fold = true): SubnetParts {
   const subnet = findSubnet(manifest, id, file);
   const graph = subnetGraph(manifest, subnet.levels);
   const tensors = new Map<string, TensorBytes>();
   for (const name of graph.initializers) tensors.set(name, tensorBytes(manifest, name, bytes, file));
-  return { subnet, graph: foldConcats(graph, tensors), tensors };
+  return { subnet, graph: fold ? foldConcats(graph, tensors) : graph, tensors };
 }
 
 /** metadata_props of a standalone subnet model. */
@@ -68,8 +71,12 @@ export function subnetMetadata(manifest: Manifest, subnet: SubnetEntry): [string
   return [[SUBNET_META_KEY, JSON.stringify({ id, levels, params, macs, metrics, arch: manifest.arch, config: manifest.config })]];
 }
 
-/** A standalone ONNX model of one subnet, weights folded into plain initializers. */
-export function subnetModel(manifest: Manifest, bytes: Uint8Array, id: string, file: string): Uint8Array {
-  const { subnet, graph, tensors } = subnetParts(manifest, bytes, id, file);
+/**
+ * A standalone ONNX model of one subnet: weights folded into plain initializers (what `extract`
+ * writes), or with `fold: false` the stored blocks and Concat trees. (ORT can fold those itself,
+ * but its constant folding is several times slower than folding here.)
+ */
+export function subnetModel(manifest: Manifest, bytes: Uint8Array, id: string, file: string, fold = true): Uint8Array {
+  const { subnet, graph, tensors } = subnetParts(manifest, bytes, id, file, fold);
   return encodeModel(graph, tensors, { opset: manifest.opset, metadata: subnetMetadata(manifest, subnet) });
 }

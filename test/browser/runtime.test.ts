@@ -102,7 +102,7 @@ void describe('runtime in Chromium (onnxruntime-web, wasm)', { skip: !existsSync
       w.feeds = { input: { data: new Float32Array(x.slice(0, 784)), dims: [1, 784] } };
       for (let round = 0; round < 10; round++) for (const id of ids) await model.run(w.feeds, { subnet: id });
       const full = model.subnets.at(-1);
-      const budget = { latencyMs: 1.5 * full.estimate.latencyMs };
+      const budget = { latencyMs: 1.2 * full.estimate.latencyMs };
       const explained = model.explain(budget);
       const ran = Array.from((await model.run(w.feeds, { budget })).logits.data as Float32Array);
       return { budget, choice: model.select(budget).id as string, ran, full: full.id as string, explained };

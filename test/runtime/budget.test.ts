@@ -19,21 +19,23 @@ void describe('LatencyEstimator (moving average per subnet)', () => {
     const est = new LatencyEstimator(LATENCY);
     assert.equal(est.latencyMs(big), est.base(big), 'before any call: the calibrated model');
     for (let i = 0; i < 30; i++) est.observe(big, 1, 4 * est.base(big)); // four times slower, steadily
-    assert.ok(Math.abs(est.latencyMs(big) / est.base(big) - 4) < 0.05, `${est.latencyMs(big) / est.base(big)}`);
+    const r = est.latencyMs(big) / est.base(big);
+    assert.ok(r >= 4 && r < 4.6, `the estimate tracks the p95, just above the observed 4x: ${r}`);
     assert.ok(est.latencyMs(small) / est.base(small) > 3.5, 'unobserved subnets follow the average');
     assert.equal(est.source(big), 'observed');
     assert.equal(est.source(small), 'calibration');
   });
 
-  void it('adapts to a change with weight EMA_ALPHA per call, and keeps a margin for noisy calls', () => {
+  void it('moves by one step per slow call (a stall is not a trend), and tracks a high quantile of noisy calls', () => {
     const est = new LatencyEstimator(LATENCY);
     for (let i = 0; i < 20; i++) est.observe(mid, 1, est.base(mid));
-    est.observe(mid, 1, 3 * est.base(mid));
-    const scale = 1 + EMA_ALPHA * 2;
-    assert.ok(est.latencyMs(mid) / est.base(mid) > scale, 'the estimate moves by alpha and adds the deviation margin');
+    const before = est.latencyMs(mid) / est.base(mid);
+    est.observe(mid, 1, 100 * est.base(mid)); // one 100x stall
+    const after = est.latencyMs(mid) / est.base(mid);
+    assert.ok(after > before && after < before + 2.5 * EMA_ALPHA * 2, `${before} -> ${after}`);
     const noisy = new LatencyEstimator(LATENCY);
-    for (let i = 0; i < 40; i++) noisy.observe(mid, 1, (i % 2 ? 0.5 : 1.5) * noisy.base(mid));
-    assert.ok(noisy.latencyMs(mid) > 1.5 * noisy.base(mid), 'a high quantile, not the mean');
+    for (let i = 0; i < 60; i++) noisy.observe(mid, 1, (i % 2 ? 0.5 : 1.5) * noisy.base(mid));
+    assert.ok(noisy.latencyMs(mid) >= 1.4 * noisy.base(mid), 'a high quantile, not the mean (1)');
   });
 
   void it('round-trips through model.calibration JSON', () => {
