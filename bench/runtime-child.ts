@@ -44,7 +44,7 @@ async function load(): Promise<{ keep: unknown }> {
     for (const b of [1, 32]) await s.run(input(b));
     return { keep: s };
   }
-  const model = await SortedModel.load(file, { ort, mode, calibrate: false, sessionOptions: { ...SESSION_OPTIONS, ...JSON.parse(process.env.SN_OPTS ?? '{}') } });
+  const model = await SortedModel.load(file, { ort, mode, calibrate: false, sessionOptions: SESSION_OPTIONS });
   for (const s of model.manifest.subnets) for (const b of [1, 32]) await model.run(input(b), { subnet: s.id });
   return { keep: model };
 }
@@ -53,5 +53,4 @@ await warmOrt();
 const before = await settle();
 const held = await load();
 const after = await settle();
-const mu = process.memoryUsage(); console.error(`heap ${(mu.heapUsed/2**20).toFixed(1)} ext ${(mu.external/2**20).toFixed(1)} ab ${(mu.arrayBuffers/2**20).toFixed(1)} rss ${(after/2**20).toFixed(1)} before ${(before/2**20).toFixed(1)}`);
 console.log(JSON.stringify({ mode, rssDeltaBytes: after - before, ratio: (after - before) / Number(weightBytes), held: held.keep !== undefined }));

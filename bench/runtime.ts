@@ -111,7 +111,7 @@ async function loadTime(m: BenchModel, calibration: Calibration): Promise<Record
   for (const s of [subnets[0]!, subnets[Math.floor(subnets.length / 2)]!, subnets.at(-1)!]) {
     const runtime: number[] = [];
     const plain: number[] = [];
-    for (let i = 0; i < (QUICK ? 2 : 9); i++) {
+    for (let i = 0; i < (QUICK ? 2 : 15); i++) {
       plain.push(await time(async () => {
         const session = await ort.InferenceSession.create(m.standalone.get(s.id)!, SESSION_OPTIONS);
         await session.run({ input: input(1) });
@@ -134,14 +134,14 @@ async function loadTime(m: BenchModel, calibration: Calibration): Promise<Record
 /**
  * 50 latency budgets across the subnets' measured range. An app with a budget calls the same
  * subnet again and again, so every latency here is of consecutive calls on one subnet: the
- * ground truth is each subnet's measured p95, the choice must be the most accurate subnet
- * whose p95 fits, and the p95 of 40 calls served with that budget must stay within it.
+ * ground truth is each subnet's p95 over 200 calls, the choice must be the most accurate subnet
+ * whose p95 fits, and the p95 of 100 calls served with that budget must stay within it.
  */
 async function budgets(m: BenchModel): Promise<Record<string, unknown>> {
   const model = await SortedModel.load(m.bytes, { ort, sessionOptions: SESSION_OPTIONS });
   const subnets = model.manifest.subnets;
   const x = { input: input(1) };
-  const calls = QUICK ? 20 : 80;
+  const calls = QUICK ? 20 : 200;
   const p95 = new Map<string, number>();
   for (const s of shuffle([...subnets], rand)) {
     const times: number[] = [];
@@ -161,7 +161,7 @@ async function budgets(m: BenchModel): Promise<Record<string, unknown>> {
     const want = best(L);
     const chosen = model.explain({ latencyMs: L }).chosen ?? subnets[0]!.id;
     const served: number[] = [];
-    for (let k = 0; k < (QUICK ? 10 : 40); k++) served.push(await time(() => model.run(x, { budget: { latencyMs: L }, onImpossible: 'smallest' })));
+    for (let k = 0; k < (QUICK ? 10 : 100); k++) served.push(await time(() => model.run(x, { budget: { latencyMs: L }, onImpossible: 'smallest' })));
     const hit = chosen === want?.id && percentile(served, 0.95) <= L;
     hits += hit ? 1 : 0;
     rows.push({ budget_ms: round(L, 4), chosen, best: want?.id, served_p95_ms: round(percentile(served, 0.95), 4), hit });

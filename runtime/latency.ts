@@ -2,11 +2,13 @@
  * Latency estimates: a device model fitted by calibration (ms ≈ overheadMs + msPerMac · MACs ·
  * batch), corrected per subnet by what its calls took, so selection follows load and CPU
  * throttling by itself. Per subnet, with r = observed / base:
- * - `scale`: the exponential moving average of r (each call first clamped to [1/2, 2] times it);
- * - `p95`: a moving p95 of r, stepped by the average (`2.5 · EMA_ALPHA · scale`): up by 0.95 step
- *   when a call is slower than it, down by 0.05 step otherwise, so 5 % of calls end up above
- *   it. One stall moves it once; a lasting 4x slowdown is followed within about 8 calls.
- * The estimate is `base · p95`. A subnet not observed yet uses the corrections of all calls.
+ * - `scale`: the exponential moving average of r (each call first clamped to [1/2, 2] times it,
+ *   so one stall moves it by at most 20 %, and a lasting 4x slowdown is followed within about
+ *   8 calls);
+ * - `spread`: a moving p95 of r / scale, in [1, 3]: up by 0.95 · EMA_ALPHA when a call is slower
+ *   than scale · spread, down by 0.05 · EMA_ALPHA otherwise, so 5 % of calls end up above it.
+ * The estimate is `base · scale · spread`, about the p95 of recent calls. A subnet not observed
+ * yet uses the corrections of all calls.
  *
  * @example
  * const est = new LatencyEstimator({ overheadMs: 0.05, msPerMac: 1e-6 });
@@ -28,8 +30,8 @@ export interface Calibration {
   format: 'sortednet-calibration';
   version: 1;
   latency: LatencyModel;
-  /** Per subnet id: moving average and moving p95 of observed/base time, calls seen. */
-  observed: Record<string, { scale: number; p95: number; calls: number }>;
+  /** Per subnet id: moving average of observed/base time, its p95 as a multiple of it, calls seen. */
+  observed: Record<string, { scale: number; spread: number; calls: number }>;
 }
 
 /** Weight of the newest call in the moving averages. */
@@ -43,17 +45,16 @@ export const EMA_CLAMP = 2;
 
 interface Ema {
   scale: number;
-  p95: number;
+  spread: number;
   calls: number;
 }
 
 function update(e: Ema | undefined, r: number, prior: Ema | undefined): Ema {
   const base = e ?? prior;
   const c = base ? Math.min(Math.max(r, base.scale / EMA_CLAMP), base.scale * EMA_CLAMP) : r;
-  if (!e) return { scale: c, p95: c * (prior ? prior.p95 / prior.scale : 1.2), calls: 1 };
-  const scale = e.scale + EMA_ALPHA * (c - e.scale);
-  const step = 2.5 * EMA_ALPHA * scale;
-  return { scale, p95: Math.max(scale, e.p95 + step * (r > e.p95 ? 0.95 : -0.05)), calls: e.calls + 1 };
+  if (!e) return { scale: c, spread: prior?.spread ?? 1.2, calls: 1 };
+  const spread = Math.min(3, Math.max(1, e.spread + EMA_ALPHA * (r > e.scale * e.spread ? 0.95 : -0.05)));
+  return { scale: e.scale + EMA_ALPHA * (c - e.scale), spread, calls: e.calls + 1 };
 }
 
 export class LatencyEstimator {
@@ -75,7 +76,8 @@ export class LatencyEstimator {
 
   /** About the p95 of a call's time, in ms. */
   latencyMs(s: SubnetEntry, batch = 1): number {
-    return this.base(s, batch) * (this.#observed.get(s.id) ?? this.#all ?? { p95: 1 }).p95;
+    const e = this.#observed.get(s.id) ?? this.#all ?? { scale: 1, spread: 1 };
+    return this.base(s, batch) * e.scale * e.spread;
   }
 
   /** Whether the estimate comes from this subnet's own calls. */
@@ -109,7 +111,7 @@ export function checkCalibration(c: unknown, where = 'load().calibration'): Cali
   rejectUnknownKeys(top.latency, ['overheadMs', 'msPerMac'], { file: '<api>', field: `${where}.latency`, code: 'BAD_OPTION' });
   if (!num(top.latency.overheadMs) || !num(top.latency.msPerMac)) fail('.latency', top.latency);
   for (const [id, e] of Object.entries(top.observed ?? fail('.observed', top.observed))) {
-    if (!num(e?.scale) || !num(e.p95) || !num(e.calls)) fail(`.observed.${id}`, e);
+    if (!num(e?.scale) || !num(e.spread) || !num(e.calls)) fail(`.observed.${id}`, e);
   }
   return top;
 }

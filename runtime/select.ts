@@ -99,11 +99,12 @@ export function selectSubnet(subnets: readonly SubnetEntry[], budget: Budget, la
   return judge(subnets, budget, latency, batch, file).pick();
 }
 
-/** Per subnet: its estimate and the budget fields it fails (empty: it fits). */
+/** Per subnet: its estimate, whether it fits, and (built on first read) the budget fields it fails. */
 export interface Verdict {
   subnet: SubnetEntry;
   estimate: Estimate;
-  fails: string[];
+  fits: boolean;
+  readonly fails: string[];
 }
 
 /** Evaluate every subnet against the budget; `pick()` selects or throws IMPOSSIBLE_BUDGET. */
@@ -120,19 +121,23 @@ export function judge(subnets: readonly SubnetEntry[], budget: Budget, latency: 
     const v = CONSTRAINTS[k].value(s, est.get(s)!);
     return v !== undefined && (CONSTRAINTS[k].upper ? v <= budget[k]! : v >= budget[k]!);
   };
-  const verdicts = subnets.map((s) => ({
+  // Per call, so the messages are built only when read (explain()).
+  const verdicts = subnets.map((s): Verdict => ({
     subnet: s,
     estimate: est.get(s)!,
-    fails: keys.filter((k) => !meets(s, k)).map((k) => {
-      const v = CONSTRAINTS[k].value(s, est.get(s)!);
-      return v === undefined ? `no ${k === 'minAccuracy' ? 'accuracy' : 'loss'} metric` : `${k}: ${fmt(v)}${CONSTRAINTS[k].unit} ${CONSTRAINTS[k].upper ? '>' : '<'} ${budget[k]}`;
-    }),
+    fits: keys.every((k) => meets(s, k)),
+    get fails() {
+      return keys.filter((k) => !meets(s, k)).map((k) => {
+        const v = CONSTRAINTS[k].value(s, est.get(s)!);
+        return v === undefined ? `no ${k === 'minAccuracy' ? 'accuracy' : 'loss'} metric` : `${k}: ${fmt(v)}${CONSTRAINTS[k].unit} ${CONSTRAINTS[k].upper ? '>' : '<'} ${budget[k]}`;
+      });
+    },
   }));
   return { verdicts, pick: () => pick(subnets, verdicts, budget, keys, meets, est, file) };
 }
 
 function pick(subnets: readonly SubnetEntry[], verdicts: Verdict[], budget: Budget, keys: BudgetKey[], meets: (s: SubnetEntry, k: BudgetKey) => boolean, est: Map<SubnetEntry, Estimate>, file: string): SubnetEntry {
-  const ok = verdicts.filter((v) => v.fails.length === 0).map((v) => v.subnet);
+  const ok = verdicts.filter((v) => v.fits).map((v) => v.subnet);
   const score = scorer(subnets);
   if (ok.length > 0) return ok.reduce((best, s) => (score(s) > score(best) || (score(s) === score(best) && s.macs < best.macs) ? s : best));
 

@@ -231,7 +231,7 @@ export class SortedModel<O extends OrtLike = OrtLike> {
       const best = j.pick();
       if (this.#downloaded(best)) return best;
       // Still downloading: the most accurate subnet that fits and is here, else wait for `best`.
-      const here = j.verdicts.filter((v) => !v.fails.length && this.#downloaded(v.subnet)).map((v) => v.subnet);
+      const here = j.verdicts.filter((v) => v.fits && this.#downloaded(v.subnet)).map((v) => v.subnet);
       return here.length ? judge(here, budget, (s, b) => this.#estimate(s, b), batch, this.file).pick() : best;
     } catch (err) {
       if (onImpossible !== 'smallest' || !(err instanceof SortedNetError) || err.code !== 'IMPOSSIBLE_BUDGET') throw err;
@@ -251,7 +251,7 @@ export class SortedModel<O extends OrtLike = OrtLike> {
     const { verdicts } = judge(this.manifest.subnets, checkBudget(budget, 'explain() budget'), (s, b) => this.#estimate(s, b), batch, this.file);
     const subnets = verdicts.map((v) => ({
       id: v.subnet.id, accuracy: v.subnet.metrics.accuracy, latencyMs: v.estimate.latencyMs, latencyFrom: this.#estimator.source(v.subnet),
-      memoryMB: v.estimate.memoryMB, downloaded: this.#downloaded(v.subnet), fits: v.fails.length === 0, fails: v.fails,
+      memoryMB: v.estimate.memoryMB, downloaded: this.#downloaded(v.subnet), fits: v.fits, fails: v.fails,
     }));
     let chosen: string | undefined;
     let reason: string;
