@@ -1,10 +1,10 @@
 // `sortednet train` and `sortednet eval` through main(argv), as bin/sortednet.js calls them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { runCli } from '../helpers/run-cli.js';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../training/cli.js';
 import { readCheckpoint } from '../../training/checkpoint.js';
 import { subsetDir } from '../../training/data/fashion-mnist.js';
 
@@ -16,26 +16,10 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** Run main and capture stdout/stderr lines and the exit code; restores process.exitCode. */
-async function run(t: { mock: { method: (o: object, m: string, impl: (...a: unknown[]) => unknown) => unknown } }, argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  t.mock.method(console, 'log', (...a: unknown[]) => void out.push(a.join(' ')));
-  t.mock.method(console, 'error', (...a: unknown[]) => void err.push(a.join(' ')));
-  t.mock.method(process.stderr, 'write', (s: unknown) => (err.push(String(s)), true));
-  const before = process.exitCode;
-  process.exitCode = undefined;
-  try {
-    await main(argv);
-    return { out: out.join('\n'), err: err.join('\n'), code: process.exitCode ?? 0 };
-  } finally {
-    process.exitCode = before;
-  }
-}
 
 void test('train on the committed subset writes a checkpoint and prints the table', async (t) => {
   const out = join(dir, 'tiny.safetensors');
-  const r = await run(t, ['train', '--hidden', '32', '--depths', '1,2', '--widths', '0.5,1', '--epochs', '1', '--limit-train', '512', '--limit-test', '200', '--data', subsetDir()!, '--backend', 'wasm', '--seed', '3', '--out', out]);
+  const r = await runCli(t, ['train', '--hidden', '32', '--depths', '1,2', '--widths', '0.5,1', '--epochs', '1', '--limit-train', '512', '--limit-test', '200', '--data', subsetDir()!, '--backend', 'wasm', '--seed', '3', '--out', out]);
   assert.equal(r.code, 0, r.err);
   assert.match(r.err, /backend: wasm/);
   assert.match(r.err, /data: fashion-mnist \(from --data, .*\): 512 train, 200 test/);
@@ -45,14 +29,14 @@ void test('train on the committed subset writes a checkpoint and prints the tabl
   assert.equal(ckpt.spec.training.seed, 3);
   assert.ok((await stat(join(dir, 'tiny.accuracy.svg'))).size > 1000);
 
-  const e = await run(t, ['eval', out, '--data', subsetDir()!, '--limit-test', '200', '--json']);
+  const e = await runCli(t, ['eval', out, '--data', subsetDir()!, '--limit-test', '200', '--json']);
   assert.equal(e.code, 0, e.err);
   const subnets = JSON.parse(e.out) as { id: string; metrics: { accuracy: number } }[];
   assert.deepEqual(subnets.map((s) => s.metrics.accuracy), ckpt.spec.subnets.map((s) => s.metrics.accuracy));
 });
 
 void test('an unknown option is a one-line error with a suggestion and a non-zero exit code', async (t) => {
-  const r = await run(t, ['train', '--hiden', '64']);
+  const r = await runCli(t, ['train', '--hiden', '64']);
   assert.notEqual(r.code, 0);
   assert.equal(r.err, 'error: sortednet train: --hiden: unknown option. Fix: did you mean --hidden?');
   assert.equal(r.out, '');
@@ -68,7 +52,7 @@ void test('bad values and commands name the flag', async (t) => {
     [['eval', join(dir, 'missing.safetensors')], /missing\.safetensors: \(file\): cannot read/],
   ];
   for (const [argv, re] of cases) {
-    const r = await run(t, argv);
+    const r = await runCli(t, argv);
     assert.notEqual(r.code, 0, argv.join(' '));
     assert.match(r.err, re);
     assert.equal(r.err.split('\n').length, 1, 'one line');
@@ -76,9 +60,9 @@ void test('bad values and commands name the flag', async (t) => {
 });
 
 void test('--help shows grouped options with defaults', async (t) => {
-  const r = await run(t, ['train', '--help']);
+  const r = await runCli(t, ['train', '--help']);
   assert.equal(r.code, 0);
   for (const s of ['Model:', 'Optimisation:', 'Data:', 'Run:', '--hidden N', '(default 512)', '--sampling MODE', '(default sandwich)']) assert.ok(r.out.includes(s), s);
-  const e = await run(t, ['eval', '--help']);
+  const e = await runCli(t, ['eval', '--help']);
   assert.match(e.out, /Usage: sortednet eval/);
 });

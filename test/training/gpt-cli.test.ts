@@ -1,12 +1,12 @@
 // `sortednet train --arch gpt` and `sortednet eval` of a GPT checkpoint through main(argv),
 // on two Brown documents, and every arch's --help listing the training-scheme flags.
-import { test, before, after, type TestContext } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { runCli } from '../helpers/run-cli.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCheckpoint } from '../../training/checkpoint.js';
-import { main } from '../../training/cli.js';
 import { validateTokenizer } from '../../training/tokenizer.js';
 
 let dir: string;
@@ -17,26 +17,10 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function run(t: TestContext, argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  t.mock.method(console, 'log', (...a: unknown[]) => void out.push(a.join(' ')));
-  t.mock.method(console, 'error', (...a: unknown[]) => void err.push(a.join(' ')));
-  t.mock.method(process.stderr, 'write', (s: unknown) => (err.push(String(s)), true));
-  const before = process.exitCode;
-  process.exitCode = undefined;
-  try {
-    await main(argv);
-    return { out: out.join('\n'), err: err.join('\n'), code: process.exitCode ?? 0 };
-  } finally {
-    process.exitCode = before;
-    t.mock.restoreAll();
-  }
-}
 
 void test('train --arch gpt writes a checkpoint with its tokenizer; eval reproduces its perplexities', async (t) => {
   const out = join(dir, 'lm.safetensors');
-  const r = await run(t, ['train', '--arch', 'gpt', '--context', '16', '--d-model', '16', '--layers', '2', '--heads', '2', '--ffn-hidden', '32',
+  const r = await runCli(t, ['train', '--arch', 'gpt', '--context', '16', '--d-model', '16', '--layers', '2', '--heads', '2', '--ffn-hidden', '32',
     '--vocab-size', '280', '--head-levels', '1,2', '--ffn-levels', '0.5,1', '--steps', '4', '--batch', '2', '--warmup', '1', '--limit-docs', '2',
     '--eval-tokens', '256', '--sampling', 'sandwich', '--groups', '2', '--distill', '0.5', '--weight-decay', '0.1', '--backend', 'wasm', '-q', '-o', out]);
   assert.equal(r.code, 0, r.err);
@@ -50,36 +34,36 @@ void test('train --arch gpt writes a checkpoint with its tokenizer; eval reprodu
   assert.equal(ckpt.spec.training.weightDecay, 0.1);
   validateTokenizer(ckpt.spec.tokenizer);
 
-  const e = await run(t, ['eval', out, '--limit-docs', '2', '--eval-tokens', '256', '--json']);
+  const e = await runCli(t, ['eval', out, '--limit-docs', '2', '--eval-tokens', '256', '--json']);
   assert.equal(e.code, 0, e.err);
   const subnets = JSON.parse(e.out) as { id: string; metrics: { perplexity: number } }[];
   assert.deepEqual(subnets.map((s) => s.id), ckpt.spec.subnets.map((s) => s.id));
   for (const [i, s] of subnets.entries()) assert.ok(Math.abs(s.metrics.perplexity - ckpt.spec.subnets[i]!.metrics.perplexity!) < 1e-3 * s.metrics.perplexity);
 
-  const bad = await run(t, ['eval', out, '--limit-test', '10']);
+  const bad = await runCli(t, ['eval', out, '--limit-test', '10']);
   assert.equal(bad.code, 2);
   assert.match(bad.err, /--limit-test: given for a gpt checkpoint\. Fix: use --eval-tokens or --limit-docs/);
 });
 
 void test('gpt flags are checked and named', async (t) => {
-  const r = await run(t, ['train', '--arch', 'gpt', '--head-levels', '1,3', '--heads', '4', '--limit-docs', '1']);
+  const r = await runCli(t, ['train', '--arch', 'gpt', '--head-levels', '1,3', '--heads', '4', '--limit-docs', '1']);
   assert.equal(r.code, 2);
   assert.match(r.err, /^error: sortednet train: --head-levels: \[1,3\]\. Fix: use ascending head counts ending in heads \(4\)/);
-  const s = await run(t, ['train', '--arch', 'gpt', '--sampling', 'all-exit']);
+  const s = await runCli(t, ['train', '--arch', 'gpt', '--sampling', 'all-exit']);
   assert.match(s.err, /--sampling: "all-exit"\. Fix: did you mean all-exits\?/);
-  const d = await run(t, ['train', '--arch', 'gpt', '--distill', '2', '--limit-docs', '1']);
+  const d = await runCli(t, ['train', '--arch', 'gpt', '--distill', '2', '--limit-docs', '1']);
   assert.match(d.err, /--distill: 2\. Fix: use a weight in \[0, 1\]/);
 });
 
 void test('--help of every arch lists the training-scheme flags with defaults', async (t) => {
   for (const argv of [['train', '--help'], ['train', '--arch', 'cnn', '--help'], ['train', '--arch', 'gpt', '--help']]) {
-    const r = await run(t, argv);
+    const r = await runCli(t, argv);
     assert.equal(r.code, 0);
     for (const flag of ['--sampling', '--distill A', '--distill-temperature', '--weight-decay', '--checkpoint-every', '--resume']) assert.ok(r.out.includes(flag), `${argv.join(' ')}: ${flag}`);
     assert.match(r.out, /all-exits/);
     assert.match(r.out, /\(default 0: never\)/);
   }
-  const gpt = await run(t, ['train', '--arch', 'gpt', '--help']);
+  const gpt = await runCli(t, ['train', '--arch', 'gpt', '--help']);
   for (const flag of ['--context', '--d-model', '--layers', '--heads', '--ffn-hidden', '--vocab-size', '--depths', '--head-levels', '--ffn-levels', '--steps', '--eval-tokens', '--limit-docs']) assert.ok(gpt.out.includes(flag), flag);
   assert.match(gpt.out, /--sampling MODE +all-exits .*\(default all-exits\)/);
 });
