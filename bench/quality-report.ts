@@ -85,7 +85,7 @@ export async function qualitySvg(file: QualityFile): Promise<string> {
       data: { values },
       encoding: {
         x: { field: 'macs', type: 'quantitative', scale: { type: 'log' }, title: s.metric === 'perplexity' ? 'MACs per sequence (log)' : 'MACs per example (log)' },
-        y: { field: y, type: 'quantitative', scale: { zero: false, ...(y === 'perplexity' ? { type: 'log' } : {}) }, axis: y === 'accuracy' ? { format: '.1%' } : {}, title: y === 'accuracy' ? 'test accuracy' : 'held-out perplexity (log)' },
+        y: { field: y, type: 'quantitative', scale: { zero: false }, axis: y === 'accuracy' ? { format: '.1%' } : {}, title: y === 'accuracy' ? 'test accuracy' : 'held-out perplexity' },
         color: { field: 'run', type: 'nominal', title: null, scale: { domain: ['sorted (one run)', 'trained alone'] } },
       },
       layer: [
@@ -94,7 +94,7 @@ export async function qualitySvg(file: QualityFile): Promise<string> {
       ],
     };
   });
-  const spec = { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', title: 'SortedNet: subnets of one sorted run vs the same shapes trained alone', hconcat: panels };
+  const spec = { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', title: 'SortedNet: subnets of one sorted run vs the same shapes trained alone', config: { legend: { orient: 'top' } }, hconcat: panels };
   const view = new vega.View(vega.parse(vl.compile(spec as never).spec), { renderer: 'none' });
   try {
     return await view.toSVG();

@@ -30,6 +30,7 @@ Studies:
                                                                              (default all)
   --out FILE              results JSON; .md and .svg go beside it           (default bench/results/quality.json)
   --seed N                                                                   (default 0)
+  --report                rewrite the .md and .svg from the JSON; train nothing
 
 Fashion-MNIST studies (mlp, cnn, cnn160):
   --epochs N              epochs of every run, overriding each study's default
@@ -101,6 +102,7 @@ const { values } = parseArgs({
     'lm-eval-tokens': { type: 'string', default: '32768' },
     'lm-docs': { type: 'string' },
     'lm-twins': { type: 'string', default: 'all' },
+    report: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -126,21 +128,23 @@ async function readResults(path: string): Promise<QualityFile> {
   return parsed;
 }
 
-/** Merge one study into the results and rewrite the JSON, markdown and SVG. */
-async function save(path: string, study: Study): Promise<QualityFile> {
+/** Merge one study (if any) into the results and rewrite the JSON, markdown and SVG. */
+async function save(path: string, study?: Study): Promise<QualityFile> {
   const file = await readResults(path);
-  file.studies[study.name] = study;
-  file.updated = new Date().toISOString();
-  await mkdir(dirname(path), { recursive: true });
   const base = path.replace(/\.json$/i, '');
   const write = async (p: string, text: string) => {
     await writeFile(`${p}.tmp`, text);
     await rename(`${p}.tmp`, p);
   };
-  await write(path, `${JSON.stringify(file, null, 2)}\n`);
+  await mkdir(dirname(path), { recursive: true });
+  if (study) {
+    file.studies[study.name] = study;
+    file.updated = new Date().toISOString();
+    await write(path, `${JSON.stringify(file, null, 2)}\n`);
+  }
   await write(`${base}.md`, qualityMarkdown(file));
   await write(`${base}.svg`, await qualitySvg(file));
-  console.log(`[${study.name}] wrote ${path}, ${base}.md, ${base}.svg`);
+  console.log(`[${study?.name ?? 'report'}] wrote ${study ? `${path}, ` : ''}${base}.md, ${base}.svg`);
   return file;
 }
 
@@ -180,6 +184,10 @@ async function run(name: StudyName): Promise<Study> {
 async function main(): Promise<void> {
   if (values.help) {
     console.log(HELP);
+    return;
+  }
+  if (values.report) {
+    console.log(qualityMarkdown(await save(values.out)));
     return;
   }
   const asked = values.study === 'all' ? STUDY_NAMES.filter((n) => n !== 'mlp10') : values.study.split(',').map((s) => s.trim());
