@@ -48,6 +48,12 @@ export class AdamW extends tf.Optimizer {
     return 'AdamW';
   }
 
+  // tf.Optimizer's Symbol.hasInstance accepts any optimizer (duck typing), so `x instanceof
+  // AdamW` would be true for tf.train.adam too; check the real prototype chain instead.
+  static override [Symbol.hasInstance](x: unknown): boolean {
+    return typeof x === 'object' && x !== null && Object.prototype.isPrototypeOf.call(AdamW.prototype, x);
+  }
+
   learningRate: number;
   readonly beta1: number;
   readonly beta2: number;
