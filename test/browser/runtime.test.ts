@@ -105,17 +105,18 @@ void describe('runtime in Chromium (onnxruntime-web, wasm)', { skip: !existsSync
       const budget = { latencyMs: 1.2 * full.estimate.latencyMs };
       const explained = model.explain(budget);
       const choice = model.select(budget).id as string; // before the run below teaches the estimates more
-      const ran = Array.from((await model.run(w.feeds, { budget })).logits.data as Float32Array);
+      const ran = Array.from((await model.run(w.feeds, { subnet: choice })).logits.data as Float32Array);
       return { budget, choice, ran, full: full.id as string, explained };
     }, { x: Array.from(x), ids });
     assert.equal(before.choice, before.full, `unthrottled, the budget admits the most accurate subnet: ${JSON.stringify(before.explained)}`);
-    assert.ok(maxAbsDiff(before.ran, expected[before.full]!.slice(0, CONFIG.classes)) < 1e-4, 'run({ budget }) ran the selected subnet');
+    assert.ok(maxAbsDiff(before.ran, expected[before.full]!.slice(0, CONFIG.classes)) < 1e-4, 'the selected subnet matches Node');
     await cdp.send('Emulation.setCPUThrottlingRate', { rate: 4 });
     try {
       const after = await page.evaluate(async (budget) => {
         const w = window as any;
-        for (let i = 0; i < 60; i++) await w.model.run(w.feeds, { budget });
-        const choice = w.model.select(budget).id as string;
+        // Throttled, even the smallest subnet may miss the budget: keep serving with it, not throwing.
+        for (let i = 0; i < 60; i++) await w.model.run(w.feeds, { budget, onImpossible: 'smallest' });
+        const choice = (w.model.explain(budget).chosen ?? w.model.subnets[0].id) as string;
         await w.model.release();
         return choice;
       }, before.budget);
