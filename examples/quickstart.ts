@@ -13,6 +13,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { relative } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { train, formatTable, loadFashionMnist, CLASS_NAMES, ProgressReporter } from '../training/index.js';
 import { subsetDir } from '../training/data/fashion-mnist.js';
@@ -38,12 +39,12 @@ export async function quickstart(options: { epochs?: number; quiet?: boolean } =
   progress?.close();
   log(`backend: ${result.backend}`);
   log(formatTable(result.subnets));
-  log(`plot: ${result.files!.plot}`);
+  log(`plot: ${relative(process.cwd(), result.files!.plot)}`);
 
   // 2. Pack: one ONNX file, every weight stored once, smallest subnet's bytes first.
   const packed = await packFile(result.files!.checkpoint, `${outDir}model.onnx`);
   const smallest = packed.manifest.subnets[0]!;
-  log(`packed ${outDir}model.onnx: ${packed.manifest.subnets.length} subnets, ${packed.bytes.length} bytes; ${smallest.id} needs the first ${smallest.prefixBytes} bytes`);
+  log(`packed ${relative(process.cwd(), `${outDir}model.onnx`)}: ${packed.manifest.subnets.length} subnets, ${packed.bytes.length} bytes; ${smallest.id} needs the first ${smallest.prefixBytes} bytes`);
 
   // 3. Run: the runtime picks the most accurate subnet that fits each budget.
   const model = await SortedModel.load(`${outDir}model.onnx`, { ort });
