@@ -24,7 +24,7 @@ import { writeAccuracyPlot } from './plot.js';
 import type { TrainEvent } from './progress.js';
 import { Rng } from './rng.js';
 import { AdamW } from './scheme/adamw.js';
-import { fillBatch } from './scheme/batches.js';
+import { loadStep } from './scheme/batches.js';
 import { sha256Of } from './scheme/resume.js';
 import { planStep } from './scheme/sampling.js';
 import { checkLoss, ResumeSession, StepTimer, type TrainingParts } from './scheme/session.js';
@@ -122,13 +122,8 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
       group = await ReplicaGroup.start(model, optimizer, adam, lattice, { replicas: config.workers, maxBatch: batchSize, reduce: config.reduce, step: stepOptions });
     }
     for (let step = from.step; step < totalSteps; step++) {
-      const epoch = Math.floor(step / stepsPerEpoch);
-      const s = step % stepsPerEpoch;
-      if (s === 0) {
-        rng.shuffle(order);
-        epochLoss = 0;
-      }
-      fillBatch(data.train, order, s, batchSize, xBuf, yBuf);
+      const { epoch, first } = loadStep(step, stepsPerEpoch, rng, data.train, order, batchSize, xBuf, yBuf);
+      if (first) epochLoss = 0;
       const lr = lrAt(step, totalSteps, config);
       const { subnets } = planStep(dims, config.groups, config.sampling, rng);
       const batch = { x: xBuf, labels: yBuf, n: batchSize };
@@ -141,7 +136,7 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
       epochLoss += loss;
       const stepsPerSec = timer.tick();
       emit({ type: 'step', step: step + 1, totalSteps, epoch: epoch + 1, loss, lr, stepsPerSec, etaSec: (totalSteps - step - 1) / stepsPerSec, subnets: subnets.map(subnetId) });
-      if (s === stepsPerEpoch - 1) {
+      if ((step + 1) % stepsPerEpoch === 0) {
         const ends = { depth: [...new Set([config.depths[0]!, model.depth])], width: [...new Set([config.widths[0]!, 1])] };
         const checks = config.evalEachEpoch && data.test.n > 0 ? evaluateSubnets(model, data.test, ends) : [];
         emit({

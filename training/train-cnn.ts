@@ -26,7 +26,7 @@ import { softmaxCrossEntropy } from './models/loss.js';
 import type { TrainEvent } from './progress.js';
 import { Rng } from './rng.js';
 import { AdamW } from './scheme/adamw.js';
-import { fillBatch } from './scheme/batches.js';
+import { loadStep } from './scheme/batches.js';
 import { checkScheme, DEFAULT_SCHEME, type SchemeConfig } from './scheme/config.js';
 import { applyTo, sortedStep } from './scheme/objective.js';
 import { sha256Of } from './scheme/resume.js';
@@ -215,13 +215,8 @@ export async function trainCnn(options: CnnTrainOptions = {}): Promise<CnnTrainR
     const timer = new StepTimer();
     emit({ type: 'start', backend, totalSteps, stepsPerEpoch, epochs: config.epochs, subnets: lattice.length, train: data.train.n, test: data.test.n, ...(from.step ? { resumedAt: from.step } : {}) });
     for (let step = from.step; step < totalSteps; step++) {
-      const epoch = Math.floor(step / stepsPerEpoch);
-      const s = step % stepsPerEpoch;
-      if (s === 0) {
-        rng.shuffle(order);
-        epochLoss = 0;
-      }
-      fillBatch(data.train, order, s, batchSize, xBuf, yBuf);
+      const { epoch, first } = loadStep(step, stepsPerEpoch, rng, data.train, order, batchSize, xBuf, yBuf);
+      if (first) epochLoss = 0;
       const lr = lrAt(step, totalSteps, config);
       optimizer.learningRate = lr;
       const { subnets } = planStep(dims, config.groups, config.sampling, rng);
@@ -231,7 +226,7 @@ export async function trainCnn(options: CnnTrainOptions = {}): Promise<CnnTrainR
       epochLoss += loss;
       const stepsPerSec = timer.tick();
       emit({ type: 'step', step: step + 1, totalSteps, epoch: epoch + 1, loss, lr, stepsPerSec, etaSec: (totalSteps - step - 1) / stepsPerSec, subnets: subnets.map(subnetId) });
-      if (s === stepsPerEpoch - 1) {
+      if ((step + 1) % stepsPerEpoch === 0) {
         let checks: SubnetSpec[] = [];
         if (config.evalEachEpoch && data.test.n > 0) {
           const t0 = performance.now();

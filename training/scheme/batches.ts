@@ -17,3 +17,15 @@ export function fillBatch(split: Split, order: Uint32Array, s: number, batchSize
     y[i] = split.labels[idx]!;
   }
 }
+
+/**
+ * The batch of global step `step`: reshuffles `order` at each epoch's first step (so a resumed
+ * run, which restores `order` and the generator, draws the same batches), then copies the rows.
+ * Returns the epoch and whether this step starts it.
+ */
+export function loadStep(step: number, stepsPerEpoch: number, rng: { shuffle(a: Uint32Array): void }, split: Split, order: Uint32Array, batchSize: number, x: Float32Array, y: Uint8Array): { epoch: number; first: boolean } {
+  const s = step % stepsPerEpoch;
+  if (s === 0) rng.shuffle(order);
+  fillBatch(split, order, s, batchSize, x, y);
+  return { epoch: Math.floor(step / stepsPerEpoch), first: s === 0 };
+}
