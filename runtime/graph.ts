@@ -59,6 +59,32 @@ export const ops = {
   Split: (x: string, sizes: string, ys: string[]): GraphNode => node('Split', [x, sizes], ys, { axis: { kind: 'int', value: 0 } }),
 } satisfies Record<OpType, (...args: never[]) => GraphNode>;
 
+/**
+ * What every subnet graph builder needs: a node list, the stored tensors read (each once, in
+ * order of first use), and Concat that passes a single input through.
+ */
+export function graphParts() {
+  const nodes: GraphNode[] = [];
+  const seen = new Set<string>();
+  const initializers: string[] = [];
+  return {
+    nodes,
+    initializers,
+    use(b: { name: string }): string {
+      if (!seen.has(b.name)) {
+        seen.add(b.name);
+        initializers.push(b.name);
+      }
+      return b.name;
+    },
+    concat(xs: string[], axis: number, y: string): string {
+      if (xs.length === 1) return xs[0]!;
+      nodes.push(ops.Concat(xs, axis, y));
+      return y;
+    },
+  };
+}
+
 /** ONNX TensorProto.DataType codes. */
 export const DTYPE_CODE: Record<DType, number> = { float32: 1, int64: 7 };
 export const DTYPE_BYTES: Record<DType, number> = { float32: 4, int64: 8 };

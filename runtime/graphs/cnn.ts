@@ -24,7 +24,7 @@
  * bnStatsKey(cnnConvs(cfg)[10]!, 2, 0.5); // 'd2-w50' (stage 1)
  */
 import type { GraphDef, GraphNode } from '../graph.js';
-import { ops, sliceName } from '../graph.js';
+import { ops, sliceName, graphParts } from '../graph.js';
 import type { Dim, IoEntry, Levels } from '../manifest-types.js';
 import type { ArchGraphs } from './index.js';
 
@@ -290,17 +290,7 @@ export function cnnGraph(config: CnnConfig, dims: Dims, levels: Levels): GraphDe
   const widths = widthsOf(dims);
   const { depth, width } = resolveCnnLevels(config, { depth: levels.depth ?? Math.max(...depthsOf(config, dims)), width: levels.width ?? widths[widths.length - 1]! });
   const j = widthIndex(dims, width);
-  const nodes: GraphNode[] = [];
-  const initializers: string[] = [];
-  const use = (b: CnnBlock): string => {
-    if (!initializers.includes(b.name)) initializers.push(b.name);
-    return b.name;
-  };
-  const concat = (xs: string[], axis: number, y: string): string => {
-    if (xs.length === 1) return xs[0]!;
-    nodes.push(ops.Concat(xs, axis, y));
-    return y;
-  };
+  const { nodes, initializers, use, concat } = graphParts();
   const vector = (source: string, full: number): string => {
     const segs = widths.slice(0, j + 1).map((_, k) => vectorLevelBlock(source, full, widths, k)).filter((b) => b !== undefined).map(use);
     return concat(segs, 0, sliceName(source, [[0, widthUnits(width, full)]], [full]));

@@ -20,7 +20,7 @@
  * // ['tok_emb.weight', 'pos_emb.weight', 'ln_f.weight', 'ln_f.bias']
  * gptGraph(cfg, { depth: [1, 2], heads: [1, 2] }, { depth: 1, heads: 1 }).outputs[0].name; // 'logits'
  */
-import { ops, sliceName, type AttrValue, type GraphDef, type GraphNode } from '../graph.js';
+import { ops, sliceName, type AttrValue, type GraphDef, type GraphNode, graphParts } from '../graph.js';
 import type { Dim, IoEntry, Levels } from '../manifest-types.js';
 
 /** Sorted GPT config; every field a positive integer (the manifest's config contract). */
@@ -178,17 +178,7 @@ export function gptGraph(config: GptConfig, dims: Dims, levels: Levels): GraphDe
   const { dModel: d } = config;
   const dh = d / config.heads;
   const a = heads * dh;
-  const nodes: GraphNode[] = [];
-  const initializers: string[] = [];
-  const use = (b: GptBlock): string => {
-    if (!initializers.includes(b.name)) initializers.push(b.name);
-    return b.name;
-  };
-  const concat = (xs: string[], axis: number, y: string): string => {
-    if (xs.length === 1) return xs[0]!;
-    nodes.push(ops.Concat(xs, axis, y));
-    return y;
-  };
+  const { nodes, initializers, use, concat } = graphParts();
   const O = gptOps;
   const add = (x: string, y: string, out: string): string => (nodes.push(ops.Add(x, y, out)), out);
   const mul = (x: string, y: string, out: string): string => (nodes.push(O.Mul(x, y, out)), out);

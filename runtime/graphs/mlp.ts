@@ -10,7 +10,7 @@
  * mlpGraph(cfg, { depth: [1, 2], width: [0.5, 1] }, { depth: 1, width: 0.5 }).initializers;
  * // ['layers.0.weight[:,:4]', 'layers.0.bias[:4]', 'head.weight[:4,:]', 'head.bias']
  */
-import { ops, sliceName, type GraphDef, type GraphNode } from '../graph.js';
+import { ops, sliceName, type GraphDef, graphParts } from '../graph.js';
 import type { Dim, IoEntry, Levels } from '../manifest-types.js';
 
 /** Sorted MLP: `depth` hidden layers of `hidden` units, then a shared classifier head. */
@@ -104,17 +104,7 @@ export function mlpGraph(config: MlpConfig, dims: Dims, levels: Levels): GraphDe
   const j = widthIndex(dims, levels);
   const depth = levels.depth ?? Math.max(...(dims.depth ?? [1]));
   const u = units[j]!;
-  const nodes: GraphNode[] = [];
-  const initializers: string[] = [];
-  const use = (b: MlpBlock): string => {
-    if (!initializers.includes(b.name)) initializers.push(b.name);
-    return b.name;
-  };
-  const concat = (xs: string[], axis: number, y: string): string => {
-    if (xs.length === 1) return xs[0]!;
-    nodes.push(ops.Concat(xs, axis, y));
-    return y;
-  };
+  const { nodes, initializers, use, concat } = graphParts();
   const { inputSize, hidden } = config;
   let h = 'input';
   for (let i = 0; i < depth; i++) {
