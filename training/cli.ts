@@ -9,15 +9,14 @@
  * // | subnet | depth | width | params | MACs | accuracy | loss |  ...
  */
 import { initBackend, BACKEND_CHOICES } from './backend.js';
-import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
+import { readCheckpoint } from './checkpoint.js';
 import { archOf, numberFlag, listFlag, choiceFlag, namingFlags, parseCommand, type OptionSpec } from './cli-args.js';
 import { cnnEvalCommand, cnnTrainCommand } from './cnn-cli.js';
 import { DEFAULT_CONFIG, REDUCES, resolveConfig, SAMPLINGS, type TrainConfig } from './config.js';
 import { describeData, loadFashionMnist } from './data/fashion-mnist.js';
-import { evaluateSubnets, formatTable } from './eval.js';
+import { evaluateSubnets, formatTable, reportEvaluation } from './eval.js';
 import { train } from './loop.js';
 import { SortedMlp } from './models/mlp.js';
-import { plotPathFor, writeAccuracyPlot } from './plot.js';
 import { gptEvalCommand, gptTrainCommand } from './gpt-cli.js';
 import { ProgressReporter } from './progress.js';
 import { SCHEME_FLAG_OF, SCHEME_OPTIONS, schemeFlags, schemeHelp } from './scheme/config.js';
@@ -204,14 +203,7 @@ async function evalCommand(argv: string[]): Promise<void> {
   } finally {
     model.dispose();
   }
-  console.log(v.json ? JSON.stringify(subnets, null, 2) : formatTable(subnets));
-  if (v.update) {
-    ckpt.spec.subnets = subnets;
-    ckpt.spec.data = { name: data.name, source: `${data.source}:${data.dir}`, train: ckpt.spec.data?.train ?? 0, test: data.test.n };
-    await writeCheckpoint(file, ckpt);
-    await writeAccuracyPlot(file, subnets);
-    process.stderr.write(`updated ${file} and ${plotPathFor(file)}\n`);
-  }
+  await reportEvaluation(file, ckpt, data, subnets, { json: Boolean(v.json), update: Boolean(v.update) });
 }
 
 /** Entry point: `sortednet <command> [options]`. Never throws; sets process.exitCode on failure. */

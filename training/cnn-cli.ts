@@ -8,14 +8,14 @@
  */
 import { SortedNetError } from '../runtime/errors.js';
 import { BACKEND_CHOICES } from './backend.js';
-import { writeCheckpoint, type Checkpoint } from './checkpoint.js';
+import type { Checkpoint } from './checkpoint.js';
 import { choiceFlag, listFlag, namingFlags, numberFlag, parseCommand, type OptionSpec } from './cli-args.js';
 import { evaluateCnn } from './cnn-eval.js';
 import { REDUCES, SAMPLINGS } from './config.js';
 import { describeData, loadFashionMnist } from './data/fashion-mnist.js';
-import { formatTable } from './eval.js';
+import { formatTable, reportEvaluation } from './eval.js';
 import { SortedCnn } from './models/cnn.js';
-import { plotPathFor, writeAccuracyPlot } from './plot.js';
+import { writeAccuracyPlot } from './plot.js';
 import { ProgressReporter } from './progress.js';
 import { SCHEME_FLAG_OF, SCHEME_OPTIONS, schemeFlags, schemeHelp } from './scheme/config.js';
 import { DEFAULT_CNN_TRAIN, resolveCnnConfig, trainCnn, type CnnTrainConfig } from './train-cnn.js';
@@ -134,12 +134,5 @@ export async function cnnEvalCommand(file: string, ckpt: Checkpoint, flags: CnnE
   } finally {
     model.dispose();
   }
-  console.log(flags.json ? JSON.stringify(subnets, null, 2) : formatTable(subnets));
-  if (flags.update) {
-    ckpt.spec.subnets = subnets;
-    ckpt.spec.data = { name: data.name, source: `${data.source}:${data.dir}`, train: ckpt.spec.data?.train ?? 0, test: data.test.n };
-    await writeCheckpoint(file, ckpt);
-    await writeAccuracyPlot(file, subnets);
-    process.stderr.write(`updated ${file} and ${plotPathFor(file)}\n`);
-  }
+  await reportEvaluation(file, ckpt, data, subnets, flags);
 }

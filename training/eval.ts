@@ -12,7 +12,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { mlpMacs, mlpParams, type SortedMlp } from './models/mlp.js';
 import { latticeOf, subnetId, widthUnits, type Dim, type Levels, type SubnetSpec } from './spec.js';
-import type { Split } from './data/fashion-mnist.js';
+import type { Dataset, Split } from './data/fashion-mnist.js';
+import { writeCheckpoint, type Checkpoint } from './checkpoint.js';
+import { plotPathFor, writeAccuracyPlot } from './plot.js';
 
 export interface EvalOptions {
   /** Examples per forward pass. @defaultValue 1000 */
@@ -79,4 +81,18 @@ export function formatTable(subnets: readonly SubnetSpec[]): string {
   const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
   const sep = `|${widths.map((w, i) => (i === 0 ? `${'-'.repeat(w + 1)}-` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
   return [line(head), sep, ...rows.map(line)].join('\n');
+}
+
+/**
+ * What `sortednet eval` does with a classifier's results: print them (table or JSON) and, with
+ * `update`, store them in the checkpoint (atomically) and redraw its accuracy plot.
+ */
+export async function reportEvaluation(file: string, ckpt: Checkpoint, data: Dataset, subnets: SubnetSpec[], opts: { json?: boolean; update?: boolean }): Promise<void> {
+  console.log(opts.json ? JSON.stringify(subnets, null, 2) : formatTable(subnets));
+  if (!opts.update) return;
+  ckpt.spec.subnets = subnets;
+  ckpt.spec.data = { name: data.name, source: `${data.source}:${data.dir}`, train: ckpt.spec.data?.train ?? 0, test: data.test.n };
+  await writeCheckpoint(file, ckpt);
+  await writeAccuracyPlot(file, subnets);
+  process.stderr.write(`updated ${file} and ${plotPathFor(file)}\n`);
 }
