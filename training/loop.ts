@@ -16,7 +16,7 @@ import { dirname } from 'node:path';
 import { initBackend } from './backend.js';
 import { writeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { lrAt, resolveConfig, type TrainConfig } from './config.js';
-import { loadFashionMnist, type Dataset, type LoadOptions } from './data/fashion-mnist.js';
+import { trainingData, type Dataset, type LoadOptions } from './data/fashion-mnist.js';
 import { evaluateSubnets } from './eval.js';
 import { SortedMlp } from './models/mlp.js';
 import { ReplicaGroup } from './parallel.js';
@@ -60,7 +60,6 @@ export interface TrainResult {
   files?: { checkpoint: string; plot: string };
 }
 
-const isDataset = (d: Dataset | LoadOptions | undefined): d is Dataset => d !== undefined && 'train' in d;
 
 export async function train(options: TrainOptions = {}): Promise<TrainResult> {
   const { data: dataOption, out, onProgress, resume, ...partial } = options;
@@ -72,8 +71,7 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
 
   // Backend and data.
   const backend = await initBackend(config.backend);
-  const data = isDataset(dataOption) ? dataOption : await loadFashionMnist(dataOption);
-  if (data.train.n === 0) throw new SortedNetError({ code: 'BAD_DATA', file: data.dir, field: 'train', found: '0 examples', fix: 'use a larger --limit-train' });
+  const data = await trainingData(dataOption);
 
   // Model, lattice and optimizer (from the resume file when resuming).
   const rng = new Rng(config.seed);

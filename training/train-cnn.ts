@@ -20,7 +20,7 @@ import { initBackend, type BackendChoice } from './backend.js';
 import { writeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { evaluateCnn } from './cnn-eval.js';
 import { lrAt, type Reduce, type Sampling } from './config.js';
-import { loadFashionMnist, type Dataset, type LoadOptions } from './data/fashion-mnist.js';
+import { trainingData, type Dataset, type LoadOptions } from './data/fashion-mnist.js';
 import { checkCnnConfig, SortedCnn, type CnnConfig } from './models/cnn.js';
 import { softmaxCrossEntropy } from './models/loss.js';
 import type { TrainEvent } from './progress.js';
@@ -142,7 +142,6 @@ export interface CnnTrainResult {
   seconds: { train: number; calibrate: number; eval: number };
 }
 
-const isDataset = (d: Dataset | LoadOptions | undefined): d is Dataset => d !== undefined && 'train' in d;
 
 /** One optimizer step on the subnets (optionally distilled); returns their mean cross-entropy before the update. */
 export function cnnTrainStep(model: SortedCnn, optimizer: tf.Optimizer, x: Float32Array, labels: Uint8Array, n: number, subnets: readonly Levels[], reduce: Reduce, opts: StepOptions = {}): number {
@@ -174,8 +173,7 @@ export async function trainCnn(options: CnnTrainOptions = {}): Promise<CnnTrainR
 
   // Backend and data.
   const backend = await initBackend(config.backend);
-  const data = isDataset(dataOption) ? dataOption : await loadFashionMnist(dataOption);
-  if (data.train.n === 0) throw new SortedNetError({ code: 'BAD_DATA', file: data.dir, field: 'train', found: '0 examples', fix: 'use a larger --limit-train' });
+  const data = await trainingData(dataOption);
   const side = Math.round(Math.sqrt(data.inputSize));
   if (side * side !== data.inputSize) throw new SortedNetError({ code: 'BAD_DATA', file: data.dir, field: 'inputSize', found: String(data.inputSize), fix: 'the CNN takes square one-channel images' });
 

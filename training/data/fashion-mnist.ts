@@ -132,3 +132,10 @@ export function describeData(ds: Dataset): string {
   const counts = ds.train.n ? `${ds.train.n} train, ${ds.test.n} test` : `${ds.test.n} test`;
   return `data: fashion-mnist (${what}, ${ds.dir}): ${counts}`;
 }
+
+/** A loaded data set as given, else Fashion-MNIST loaded with these options; refuses an empty training split. */
+export async function trainingData(data: Dataset | LoadOptions | undefined): Promise<Dataset> {
+  const ds = data !== undefined && 'train' in data ? data : await loadFashionMnist(data);
+  if (ds.train.n === 0) throw new SortedNetError({ code: 'BAD_DATA', file: ds.dir, field: 'train', found: '0 examples', fix: 'use a larger --limit-train' });
+  return ds;
+}
