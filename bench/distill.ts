@@ -13,6 +13,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
+import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../training/backend.js';
 import { loadFashionMnist, subsetDir } from '../training/data/fashion-mnist.js';
@@ -105,7 +106,7 @@ const result = {
   date: new Date().toISOString(),
   question: 'Does in-place distillation from the full subnet raise the sorted MLP subnets\' test accuracy?',
   config: { ...base, seeds, variants },
-  data: { name: data.name, source: `${data.source}:${data.dir}`, train: data.train.n, test: data.test.n },
+  data: { name: data.name, source: `${data.source}:${relative(process.cwd(), data.dir)}/`, train: data.train.n, test: data.test.n },
   smallest, largest,
   summary, paired, runs,
   notes: [

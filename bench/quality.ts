@@ -44,7 +44,7 @@ MLP:
   --mlp-epochs N          (default 3)       --mlp-twins all|IDS (default all)
 
 MLP, 10 epochs (mlp10): the sorted side is an existing checkpoint, which fixes the config:
-  --mlp10-checkpoint FILE (default /tmp/fmnist-full/model.safetensors)
+  --mlp10-checkpoint FILE (default model.safetensors, from npm run train:fmnist)
   --mlp10-twins all|IDS   (default d3-w100,d1-w25,d2-w25,d3-w25,d2-w50)
 
 CNN (trainCnn defaults otherwise: 2 stages, stem stride 2, Adam 0.003, 3 subnets per step):
@@ -81,7 +81,7 @@ const { values } = parseArgs({
     'mlp-widths': { type: 'string', default: '0.25,0.5,0.75,1' },
     'mlp-epochs': { type: 'string', default: '3' },
     'mlp-twins': { type: 'string', default: 'all' },
-    'mlp10-checkpoint': { type: 'string', default: '/tmp/fmnist-full/model.safetensors' },
+    'mlp10-checkpoint': { type: 'string', default: 'model.safetensors' },
     'mlp10-twins': { type: 'string', default: 'd3-w100,d1-w25,d2-w25,d3-w25,d2-w50' },
     'cnn-channels': { type: 'string', default: '16' },
     'cnn-depths': { type: 'string', default: '1,2,3,4' },

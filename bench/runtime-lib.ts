@@ -15,7 +15,8 @@ import { readCheckpoint } from '../training/checkpoint.js';
 
 /** Single-threaded ORT, for the baseline and the runtime alike. */
 export const SESSION_OPTIONS = { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' as const };
-export const TRAINED = '/tmp/fmnist-full/model.safetensors';
+/** The trained Fashion-MNIST MLP: what `npm run train:fmnist` writes; random weights when it is missing. */
+export const TRAINED = process.env.SORTEDNET_TRAINED ?? 'model.safetensors';
 const DIMS = { depth: [1, 2, 3], width: [0.25, 0.5, 0.75, 1] };
 
 export interface BenchModel {
