@@ -11,7 +11,7 @@
 export { SortedModel, type Explanation, type LoadOptions, type RunOptions, type SubnetInfo } from './sorted-model.js';
 export type { Mode } from './sessions.js';
 export type { ProgressEvent } from './loader.js';
-export { LatencyEstimator, EMA_ALPHA, type Calibration } from './latency.js';
+export { LatencyEstimator, WINDOW, type Calibration } from './latency.js';
 export { registerArch, type ArchGraphs, type SwitchGraph } from './graphs/index.js';
 export { SortedNetError, type SortedNetErrorCode, type SortedNetErrorInit } from './errors.js';
 export { readManifest, findSubnet, type ManifestLocation } from './manifest.js';

@@ -21,10 +21,16 @@ const ARRAYS: Record<DType, { ctor: Float32ArrayConstructor | BigInt64ArrayConst
   int64: { ctor: BigInt64Array, name: 'BigInt64Array' },
 };
 
+// Module-level, not per call: run() is on the hot path.
+function fail(field: string, found: string, fix: string): never {
+  throw new SortedNetError({ code: 'BAD_INPUT', file: '<api>', field, found, fix });
+}
+
+function shape(io: IoEntry): string {
+  return `[${io.dims.join(', ')}]`;
+}
+
 export function prepareFeeds(ort: OrtLike, manifest: Manifest, feeds: Record<string, FeedValue>): { feeds: Record<string, OrtTensorLike>; batch: number } {
-  const fail = (field: string, found: string, fix: string): never => {
-    throw new SortedNetError({ code: 'BAD_INPUT', file: '<api>', field, found, fix });
-  };
   const inputs = manifest.inputs;
   if (typeof feeds !== 'object' || feeds === null) fail('run() feeds', String(feeds), `pass { ${inputs.map((i) => i.name).join(', ')} }`);
   for (const k in feeds) {
@@ -37,7 +43,6 @@ export function prepareFeeds(ort: OrtLike, manifest: Manifest, feeds: Record<str
   const out: Record<string, OrtTensorLike> = {};
   const symbols: Record<string, number> = {};
   let batch: number | undefined;
-  const shape = (io: IoEntry): string => `[${io.dims.join(', ')}]`;
   for (const io of inputs) {
     const v = feeds[io.name];
     if (!v || typeof v !== 'object' || !Array.isArray(v.dims)) return fail(`feeds.${io.name}`, v === undefined ? 'missing' : 'not a tensor', `pass a ${io.dtype} tensor of shape ${shape(io)}`);

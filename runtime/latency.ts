@@ -1,19 +1,18 @@
 /**
- * Latency estimates: a device model fitted by calibration (ms ≈ overheadMs + msPerMac · MACs ·
- * batch), corrected per subnet by what its calls took, so selection follows load and CPU
- * throttling by itself. Per subnet, with r = observed / base:
- * - `scale`: the exponential moving average of r (each call first clamped to [1/2, 2] times it,
- *   so one stall moves it by at most 20 %, and a lasting 4x slowdown is followed within about
- *   8 calls);
- * - `spread`: a moving p95 of r / scale, in [1, 3]: up by 0.95 · EMA_ALPHA when a call is slower
- *   than scale · spread, down by 0.05 · EMA_ALPHA otherwise, so 5 % of calls end up above it.
- * The estimate is `base · scale · spread`, about the p95 of recent calls. A subnet not observed
- * yet uses the corrections of all calls.
+ * Latency estimates that keep learning from calls. A budget asks for a latency that calls meet
+ * (almost) every time, so the estimate is a high quantile, not a mean:
+ *
+ * - Per subnet and batch size, a window of the last WINDOW call times (as the caller sees them);
+ *   the estimate is their 95th percentile, exactly what a benchmark of those calls reports.
+ *   One stall moves nothing; a lasting 4x slowdown (load, CPU throttling) shows after 5 % of the
+ *   window, and selection then moves to a smaller subnet.
+ * - Subnets (or batch sizes) with fewer than MIN_CALLS calls use the calibrated device model,
+ *   `overheadMs + msPerMac · MACs · batch`, times the typical p95/model ratio of observed ones.
  *
  * @example
  * const est = new LatencyEstimator({ overheadMs: 0.05, msPerMac: 1e-6 });
- * est.observe(subnet, 1, 0.4); // a call took 0.4 ms
- * est.latencyMs(subnet, 1);    // about the p95 of recent calls, ≈ 0.4 ms
+ * for (const ms of [0.4, 0.41, 0.39, 0.4, 0.42]) est.observe(subnet, 1, ms);
+ * est.latencyMs(subnet, 1);    // 0.42: the p95 of those calls
  * JSON.stringify(est.calibration()); // save it; load(src, { ort, calibration }) reuses it
  */
 import { rejectUnknownKeys, SortedNetError } from './errors.js';
@@ -28,45 +27,78 @@ export interface LatencyModel {
 /** What calibration measured and calls taught, as JSON; pass it back to `load()` to skip calibration. */
 export interface Calibration {
   format: 'sortednet-calibration';
-  version: 1;
+  version: 2;
   latency: LatencyModel;
-  /** Per subnet id: moving average of observed/base time, its p95 as a multiple of it, calls seen. */
-  observed: Record<string, { scale: number; spread: number; calls: number }>;
+  /** Per `subnetId@batch`: the latest call times in ms, oldest first. */
+  observed: Record<string, number[]>;
 }
 
-/** Weight of the newest call in the moving averages. */
-export const EMA_ALPHA = 0.2;
+/** Calls kept per subnet and batch size. */
+export const WINDOW = 200;
+/** Calls a subnet needs at a batch size before its own times are its estimate. */
+export const MIN_CALLS = 5;
+
 /**
- * A call counts as at most this many times the current estimate (and at least its inverse), so
- * one stall (GC, a descheduled thread) moves the estimate by 20 %, not 100x; a lasting change
- * (a 4x CPU throttle) is followed within about 8 calls.
+ * The last WINDOW call times of one subnet at one batch size, in a ring (`xs`, next write at
+ * `added % WINDOW`) and sorted (the first `n` of `sorted`), in typed arrays: no allocation per call.
  */
-export const EMA_CLAMP = 2;
-
-interface Ema {
-  scale: number;
-  spread: number;
-  calls: number;
+interface Window {
+  xs: Float64Array;
+  sorted: Float64Array;
+  n: number;
+  /** Samples ever added. */
+  added: number;
+  /** Model time (ms), for the ratio unobserved subnets use; 0 when unknown. */
+  base: number;
 }
 
-function update(e: Ema | undefined, r: number, prior: Ema | undefined): Ema {
-  const base = e ?? prior;
-  const c = base ? Math.min(Math.max(r, base.scale / EMA_CLAMP), base.scale * EMA_CLAMP) : r;
-  if (!e) return { scale: c, spread: prior?.spread ?? 1.2, calls: 1 };
-  const spread = Math.min(3, Math.max(1, e.spread + EMA_ALPHA * (r > e.scale * e.spread ? 0.95 : -0.05)));
-  return { scale: e.scale + EMA_ALPHA * (c - e.scale), spread, calls: e.calls + 1 };
+/** Insert `x` into the sorted part, or (del) remove one copy of it. */
+function place(w: Window, x: number, del = false): void {
+  const s = w.sorted;
+  let [lo, hi] = [0, w.n];
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (s[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  if (del) s.copyWithin(lo, lo + 1, w.n--);
+  else {
+    s.copyWithin(lo + 1, lo, w.n++);
+    s[lo] = x;
+  }
 }
+
+function add(w: Window, x: number): void {
+  const i = w.added++ % WINDOW;
+  if (w.n === WINDOW) place(w, w.xs[i]!, true);
+  w.xs[i] = x;
+  place(w, x);
+}
+
+/** The q-quantile: the smallest sample with at least q of the samples at or below it. */
+const quantile = (w: Window, q: number): number => w.sorted[Math.max(0, Math.ceil(q * w.n) - 1)]!;
 
 export class LatencyEstimator {
-  readonly #observed = new Map<string, Ema>();
-  #all: Ema | undefined;
+  readonly #windows = new Map<string, Window>();
+  #ratioCache: number | undefined;
 
-  /** `learn: false` keeps estimates at the model's (a fixed `latencyModel`). */
-  constructor(readonly model: LatencyModel, saved: Calibration['observed'] = {}, private readonly learn = true) {
-    for (const [id, e] of Object.entries(saved)) {
-      this.#observed.set(id, { ...e });
-      this.#all = update(this.#all, e.scale, e);
+  /**
+   * `saved`: a calibration's call times; `learn: false` keeps estimates at the model's
+   * (a fixed `latencyModel`); `subnets` name the saved keys' subnets (for the model ratio).
+   */
+  constructor(readonly model: LatencyModel, saved?: Pick<Calibration, 'observed'>, private readonly learn = true, subnets: readonly SubnetEntry[] = []) {
+    for (const [key, xs] of Object.entries(saved?.observed ?? {})) {
+      const at = key.lastIndexOf('@');
+      const s = subnets.find((x) => x.id === key.slice(0, at));
+      const w = this.#window(key, s ? this.base(s, Number(key.slice(at + 1))) : 0);
+      for (const x of xs) add(w, x);
     }
+  }
+
+  #window(key: string, base: number): Window {
+    let w = this.#windows.get(key);
+    if (!w) this.#windows.set(key, (w = { xs: new Float64Array(WINDOW), sorted: new Float64Array(WINDOW), n: 0, added: 0, base }));
+    return w;
   }
 
   /** The calibrated model's time, before corrections. */
@@ -74,44 +106,56 @@ export class LatencyEstimator {
     return this.model.overheadMs + this.model.msPerMac * s.macs * batch;
   }
 
+  #seen(s: SubnetEntry, batch: number): Window | undefined {
+    const w = this.#windows.get(`${s.id}@${batch}`);
+    return w && w.n >= MIN_CALLS ? w : undefined;
+  }
+
   /** About the p95 of a call's time, in ms. */
   latencyMs(s: SubnetEntry, batch = 1): number {
-    const e = this.#observed.get(s.id) ?? this.#all ?? { scale: 1, spread: 1 };
-    return this.base(s, batch) * e.scale * e.spread;
+    const w = this.#seen(s, batch);
+    return (w ? quantile(w, 0.95) : this.base(s, batch) * (this.#ratioCache ??= this.#ratio()));
+  }
+
+  /** The median over observed keys of p95 ÷ model time (1 when nothing was observed). */
+  #ratio(): number {
+    const r = [...this.#windows.values()].filter((w) => w.base && w.n >= MIN_CALLS).map((w) => quantile(w, 0.95) / w.base).sort((a, b) => a - b);
+    return r[r.length >> 1] ?? 1;
   }
 
   /** Whether the estimate comes from this subnet's own calls. */
-  source(s: SubnetEntry): 'observed' | 'calibration' {
-    return this.#observed.has(s.id) ? 'observed' : 'calibration';
+  source(s: SubnetEntry, batch = 1): 'observed' | 'calibration' {
+    return this.#seen(s, batch) ? 'observed' : 'calibration';
   }
 
   observe(s: SubnetEntry, batch: number, ms: number): void {
-    const r = ms / this.base(s, batch);
-    if (!this.learn || !(r > 0 && r < Infinity)) return;
-    this.#observed.set(s.id, update(this.#observed.get(s.id), r, this.#all));
-    this.#all = update(this.#all, r, undefined);
+    if (!this.learn || !(ms > 0 && ms < Infinity)) return;
+    const w = this.#window(`${s.id}@${batch}`, this.base(s, batch));
+    this.#ratioCache = undefined;
+    add(w, ms);
   }
 
   calibration(): Calibration {
-    return { format: 'sortednet-calibration', version: 1, latency: { ...this.model }, observed: Object.fromEntries(this.#observed) };
+    const observed: Record<string, number[]> = {};
+    for (const [key, w] of this.#windows) observed[key] = [...w.xs.subarray(w.added % WINDOW, w.n), ...w.xs.subarray(0, Math.min(w.n, w.added % WINDOW))].map((x) => Number(x.toPrecision(4)));
+    return { format: 'sortednet-calibration', version: 2, latency: { ...this.model }, observed };
   }
 }
 
 /** Check a saved calibration (the JSON of `model.calibration`); returns it typed. */
 export function checkCalibration(c: unknown, where = 'load().calibration'): Calibration {
-  const fail = (field: string, found: unknown): never => {
-    throw new SortedNetError({ code: 'BAD_OPTION', file: '<api>', field: `${where}${field}`, found: JSON.stringify(found), fix: 'pass the value of model.calibration (or JSON.parse of it) unchanged' });
-  };
   const num = (v: unknown): boolean => typeof v === 'number' && v >= 0 && v < Infinity;
   const top = c as Calibration;
-  if (typeof top !== 'object' || top === null) fail('', top);
+  const bad = (field: string, found: unknown): boolean => {
+    throw new SortedNetError({ code: 'BAD_OPTION', file: '<api>', field: `${where}${field}`, found: JSON.stringify(found), fix: 'pass model.calibration (or its JSON) unchanged, or drop it to calibrate again' });
+  };
+  if (typeof top !== 'object' || top === null) bad('', top);
   rejectUnknownKeys(top, ['format', 'version', 'latency', 'observed'], { file: '<api>', field: where, code: 'BAD_OPTION' });
-  if (top.format !== 'sortednet-calibration' || top.version !== 1) fail('.format', top.format);
-  if (typeof top.latency !== 'object' || top.latency === null) fail('.latency', top.latency);
-  rejectUnknownKeys(top.latency, ['overheadMs', 'msPerMac'], { file: '<api>', field: `${where}.latency`, code: 'BAD_OPTION' });
-  if (!num(top.latency.overheadMs) || !num(top.latency.msPerMac)) fail('.latency', top.latency);
-  for (const [id, e] of Object.entries(top.observed ?? fail('.observed', top.observed))) {
-    if (!num(e?.scale) || !num(e.spread) || !num(e.calls)) fail(`.observed.${id}`, e);
+  if (top.format !== 'sortednet-calibration' || top.version !== 2) bad('.version', top.version);
+  rejectUnknownKeys(top.latency ?? bad('.latency', top.latency), ['overheadMs', 'msPerMac'], { file: '<api>', field: `${where}.latency`, code: 'BAD_OPTION' });
+  if (!num(top.latency.overheadMs) || !num(top.latency.msPerMac)) bad('.latency', top.latency);
+  for (const [key, samples] of Object.entries(top.observed ?? bad('.observed', top.observed))) {
+    if (!/^.+@[1-9]\d*$/.test(key) || !Array.isArray(samples) || samples.length > WINDOW || !samples.every((x) => num(x) && x > 0)) bad(`.observed.${key}`, samples);
   }
   return top;
 }

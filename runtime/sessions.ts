@@ -54,7 +54,7 @@ export interface EngineOptions {
   sessionOptions?: Record<string, unknown>;
 }
 
-/** Told each run's time inside `session.run` (ms), except an engine's first run (ORT allocates then). */
+/** Told each run's time (ms) from the caller's `t0`, or from its start when it queued; not an engine's first run (ORT allocates then). */
 export type Timer = (s: SubnetEntry, batch: number, ms: number) => void;
 
 export class Engines {
@@ -97,7 +97,7 @@ export class Engines {
   }
 
   /** Run `s` on its engine, after the runs already queued there. */
-  run(s: SubnetEntry, feeds: Record<string, OrtTensorLike>, batch: number): Promise<Record<string, any>> {
+  run(s: SubnetEntry, feeds: Record<string, OrtTensorLike>, batch: number, t0 = performance.now()): Promise<Record<string, any>> {
     const e = this.#engine(s);
     // Handlers are made once per engine: runs on an engine are serialized, so its state is the run's.
     e.ok ??= (outputs) => {
@@ -109,16 +109,17 @@ export class Engines {
       e.pending--;
       throw err;
     };
-    const exec = (session: OrtSessionLike): Promise<Record<string, any>> => {
-      e.s = s;
-      e.batch = batch;
-      if (e.sw) feeds = { ...feeds, [e.sw.routeInput]: this.#route(e.sw, s, batch) };
-      e.t0 = performance.now();
-      return session.run(feeds).then(e.ok, e.fail);
-    };
-    const p = e.pending++ === 0 && e.ready ? exec(e.ready) : e.last.then(() => e.session, () => e.session).then(exec, e.fail);
+    const p = e.pending++ === 0 && e.ready ? this.#exec(e, e.ready, s, feeds, batch, t0) : e.last.then(() => e.session, () => e.session).then((session) => this.#exec(e, session, s, feeds, batch, performance.now()), e.fail);
     e.last = p; // the caller handles p's rejection; later runs follow it either way
     return p;
+  }
+
+  #exec(e: Engine, session: OrtSessionLike, s: SubnetEntry, feeds: Record<string, OrtTensorLike>, batch: number, t0: number): Promise<Record<string, any>> {
+    e.s = s;
+    e.batch = batch;
+    if (e.sw) feeds = { ...feeds, [e.sw.routeInput]: this.#route(e.sw, s, batch) };
+    e.t0 = t0;
+    return session.run(feeds).then(e.ok, e.fail);
   }
 
   #engine(s: SubnetEntry): Engine {

@@ -52,6 +52,8 @@ export interface LoadOptions<O extends OrtLike = OrtLike> extends SourceOptions 
   onProgress?: (event: ProgressEvent) => void;
 }
 
+/** Calls after which a per-call budget's choice is made afresh (see #sticky). */
+const STICKY_CALLS = 50;
 const LOAD_KEYS = ['ort', 'budget', 'subnet', 'mode', 'cacheMB', 'onImpossible', 'sessionOptions', 'calibrate', 'calibration', 'latencyModel', 'progressive', 'verify', 'cache', 'onProgress', 'fetch', 'rangeRequests', 'name'] as const;
 const RUN_KEYS = ['budget', 'subnet', 'onImpossible'] as const;
 
@@ -134,7 +136,7 @@ export class SortedModel<O extends OrtLike = OrtLike> {
       const largest = Math.max(...manifest.subnets.map((s) => s.macs));
       latency = await calibrate((batch) => engines.run(smallest, zeroFeeds(ort, manifest, batch), batch), smallest.macs, largest);
     }
-    learned.by = new LatencyEstimator(latency, saved?.observed, !options.latencyModel);
+    learned.by = new LatencyEstimator(latency, saved, !options.latencyModel, manifest.subnets);
     const model = new SortedModel(manifest, ort, bytes, engines, learned.by, options);
     model.#target = options.subnet !== undefined ? findSubnet(manifest, options.subnet, src.name) : model.#pick(budget, 1, 'load().budget', options.onImpossible);
     const progressive = src.remote === true && options.progressive !== false;
@@ -286,8 +288,24 @@ export class SortedModel<O extends OrtLike = OrtLike> {
     rejectUnknownKeys(options, RUN_KEYS, { file: '<api>', field: where, code: 'BAD_OPTION' });
     if (options.subnet !== undefined && options.budget !== undefined) throw badOption(`${where}.subnet`, 'both subnet and budget', 'pass one of them');
     if (options.subnet !== undefined) return findSubnet(this.manifest, options.subnet, this.file);
-    if (options.budget !== undefined) return this.#pick(options.budget, batch, `${where}.budget`, options.onImpossible ?? this.#options.onImpossible);
+    if (options.budget !== undefined) return this.#sticky(options.budget, batch, () => this.#pick(options.budget!, batch, `${where}.budget`, options.onImpossible ?? this.#options.onImpossible));
     return undefined;
+  }
+
+  /** The last budget served per call, its subnet, and calls since it was chosen. */
+  #last = { key: '', subnet: undefined as SubnetEntry | undefined, calls: 0 };
+
+  /**
+   * Per-call budgets keep their subnet while its estimate fits, re-choosing every STICKY_CALLS
+   * calls: switching subnets every call (on noise at a boundary) makes calls slower (cold caches).
+   */
+  #sticky(budget: Budget, batch: number, pick: () => SubnetEntry): SubnetEntry {
+    const { latencyMs = Infinity, memoryMB, minAccuracy, maxLoss } = budget ?? {};
+    const key = `${latencyMs} ${memoryMB} ${minAccuracy} ${maxLoss} ${batch}`;
+    const last = this.#last;
+    if (last.key === key && last.subnet && ++last.calls % STICKY_CALLS && this.#downloaded(last.subnet) && this.#estimator.latencyMs(last.subnet, batch) <= latencyMs) return last.subnet;
+    this.#last = { key, subnet: undefined, calls: 0 };
+    return (this.#last.subnet = pick());
   }
 
   #checkLive(where: string): void {
@@ -296,11 +314,12 @@ export class SortedModel<O extends OrtLike = OrtLike> {
 
   /** Run one subnet: by `options`, else the default. Concurrent calls are safe; runs on one session queue up. */
   run(feeds: Record<string, FeedValue>, options: RunOptions = {}): Promise<Record<string, TensorOf<O>>> {
+    const t0 = performance.now(); // estimates learn the time a caller sees, this check included
     try {
       this.#checkLive('run()');
       const prepared = prepareFeeds(this.#ort, this.manifest, feeds);
       const subnet = this.#choose(options, prepared.batch, 'run()') ?? this.#fallback(this.#target);
-      return this.#engines.run(subnet, prepared.feeds, prepared.batch) as Promise<Record<string, TensorOf<O>>>;
+      return this.#engines.run(subnet, prepared.feeds, prepared.batch, t0) as Promise<Record<string, TensorOf<O>>>;
     } catch (err) {
       return Promise.reject(err as Error);
     }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SortedNetError } from '../../runtime/errors.js';
 import { SortedModel, type Calibration, type ProgressEvent } from '../../runtime/index.js';
-import { EMA_ALPHA, LatencyEstimator } from '../../runtime/latency.js';
+import { LatencyEstimator, WINDOW } from '../../runtime/latency.js';
 import { maxAbsDiff, randomArray, referenceForward, rng } from '../packager/fixture.js';
 import { BACKENDS, CKPT, CONFIG, LATENCY, PACKED } from './backends.js';
 
@@ -11,39 +11,48 @@ const x = randomArray(CONFIG.inputSize, rng(7));
 const feeds = { input: { data: x, dims: [1, CONFIG.inputSize] } };
 /** A saved calibration with nothing observed: loads skip timing, and estimates learn from calls. MACs dominate, so subnets differ. */
 const SLOPE = { overheadMs: 0.001, msPerMac: 1e-4 };
-const CALIBRATION: Calibration = { format: 'sortednet-calibration', version: 1, latency: SLOPE, observed: {} };
+const CALIBRATION: Calibration = { format: 'sortednet-calibration', version: 2, latency: SLOPE, observed: {} };
 const [small, mid, big] = [manifest.subnets[0]!, manifest.subnets[5]!, manifest.subnets.at(-1)!];
 
-void describe('LatencyEstimator (moving average per subnet)', () => {
-  void it('learns a subnet\'s time and shifts unobserved subnets by the average correction', () => {
+void describe('LatencyEstimator (p95 of recent calls per subnet, and a device level)', () => {
+  void it('estimates the p95 of a subnet\'s calls, and shifts unobserved subnets by the typical ratio', () => {
     const est = new LatencyEstimator(LATENCY);
     assert.equal(est.latencyMs(big), est.base(big), 'before any call: the calibrated model');
-    for (let i = 0; i < 30; i++) est.observe(big, 1, 4 * est.base(big)); // four times slower, steadily
-    const r = est.latencyMs(big) / est.base(big);
-    assert.ok(r >= 3.9 && r < 5, `the estimate tracks the p95 of the observed 4x: ${r}`);
-    assert.ok(est.latencyMs(small) / est.base(small) > 3.5, 'unobserved subnets follow the average');
+    const times = Array.from({ length: 100 }, (_, i) => (4 + (i % 20) / 20) * est.base(big)); // 4x..4.95x, evenly
+    for (const ms of times) est.observe(big, 1, ms);
+    assert.equal(est.latencyMs(big), [...times].sort((a, b) => a - b)[94], 'exactly the p95 of the calls');
+    const r = est.latencyMs(small) / est.base(small);
+    assert.ok(r > 4.7 && r < 5, `unobserved subnets use the observed p95/model ratio: ${r}`);
     assert.equal(est.source(big), 'observed');
     assert.equal(est.source(small), 'calibration');
+    assert.equal(est.source(big, 32), 'calibration', 'each batch size has its own calls');
   });
 
-  void it('moves by one step per slow call (a stall is not a trend), and tracks a high quantile of noisy calls', () => {
+  void it('ignores one stall and follows a lasting 4x slowdown within 5 % of the window', () => {
     const est = new LatencyEstimator(LATENCY);
-    for (let i = 0; i < 20; i++) est.observe(mid, 1, est.base(mid));
-    const before = est.latencyMs(mid) / est.base(mid);
+    for (let i = 0; i < WINDOW; i++) est.observe(mid, 1, (1 + (i % 5) / 50) * est.base(mid));
+    const p95 = est.latencyMs(mid);
     est.observe(mid, 1, 100 * est.base(mid)); // one 100x stall
-    const after = est.latencyMs(mid) / est.base(mid);
-    assert.ok(after > before && after < before * (1 + EMA_ALPHA) * (1 + EMA_ALPHA), `${before} -> ${after}`);
-    const noisy = new LatencyEstimator(LATENCY);
-    for (let i = 0; i < 60; i++) noisy.observe(mid, 1, (i % 2 ? 0.5 : 1.5) * noisy.base(mid));
-    assert.ok(noisy.latencyMs(mid) >= 1.4 * noisy.base(mid), 'a high quantile, not the mean (1)');
+    assert.equal(est.latencyMs(mid), p95, 'a stall is not a trend');
+    for (let i = 0; i < WINDOW / 20; i++) est.observe(mid, 1, 4 * est.base(mid)); // throttled 4x
+    assert.ok(est.latencyMs(mid) / p95 > 3.5, 'the p95 shows the slowdown');
+  });
+
+  void it('keeps the last WINDOW calls', () => {
+    const est = new LatencyEstimator(LATENCY);
+    for (let i = 0; i < WINDOW; i++) est.observe(mid, 1, 1);
+    for (let i = 0; i < WINDOW; i++) est.observe(mid, 1, 1.1); // a 10 % change: below the device-level step
+    assert.equal(est.latencyMs(mid), 1.1);
+    assert.equal(est.calibration().observed[`${mid.id}@1`]!.length, WINDOW);
   });
 
   void it('round-trips through model.calibration JSON', () => {
     const est = new LatencyEstimator(LATENCY);
-    est.observe(mid, 2, 3 * est.base(mid, 2));
-    const again = new LatencyEstimator(est.calibration().latency, JSON.parse(JSON.stringify(est.calibration())).observed);
-    assert.equal(again.latencyMs(mid), est.latencyMs(mid));
-    assert.equal(again.latencyMs(small), est.latencyMs(small));
+    for (let i = 0; i < 8; i++) est.observe(mid, 2, (3 + i / 10) * est.base(mid, 2));
+    const saved = JSON.parse(JSON.stringify(est.calibration())) as Calibration;
+    const again = new LatencyEstimator(saved.latency, saved, true, manifest.subnets);
+    assert.ok(Math.abs(again.latencyMs(mid, 2) / est.latencyMs(mid, 2) - 1) < 1e-3);
+    assert.ok(Math.abs(again.latencyMs(small) / est.latencyMs(small) - 1) < 1e-3);
   });
 });
 
@@ -70,11 +79,11 @@ for (const { name, ort } of BACKENDS) {
       for (let i = 0; i < 20; i++) est.observe(big, 1, 4 * est.base(big));
       const slow = await SortedModel.load(bytes, { ort, calibration: JSON.parse(JSON.stringify(est.calibration())) as Calibration, subnet: small.id });
       assert.notEqual(slow.select(budget).id, big.id);
-      assert.ok(slow.calibration.observed[big.id]!.calls >= 20, 'a reloaded calibration keeps what was learned');
+      assert.ok(slow.calibration.observed[`${big.id}@1`]!.length >= 20, 'a reloaded calibration keeps what was learned');
       await slow.release();
       await model.run(feeds, { subnet: mid.id });
       await model.run(feeds, { subnet: mid.id });
-      assert.equal(model.calibration.observed[mid.id]?.calls, 1, 'calls feed the average (the first run of a session is skipped)');
+      assert.equal(model.calibration.observed[`${mid.id}@1`]?.length, 1, 'calls feed the estimates (the first run of a session is skipped)');
     });
 
     void it('explain() lists each subnet\'s estimates against the budget, what fails, and the choice', () => {

@@ -11,7 +11,7 @@ import { BACKENDS, DIMS } from './backends.js';
 const CONFIG = { inputSize: 784, hidden: 256, classes: 10 };
 const CKPT = mlpCheckpoint(CONFIG, DIMS, 11);
 const { bytes, manifest } = packCheckpoint(CKPT);
-const CAL: Calibration = { format: 'sortednet-calibration', version: 1, latency: { overheadMs: 0.01, msPerMac: 1e-6 }, observed: {} };
+const CAL: Calibration = { format: 'sortednet-calibration', version: 2, latency: { overheadMs: 0.01, msPerMac: 1e-6 }, observed: {} };
 const x = randomArray(2 * CONFIG.inputSize, rng(3));
 const feeds = { input: { data: x, dims: [2, CONFIG.inputSize] } };
 const [smallest, full] = [manifest.subnets[0]!, manifest.subnets.at(-1)!];

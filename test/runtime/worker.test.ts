@@ -12,7 +12,7 @@ import { CKPT, CONFIG, PACKED } from './backends.js';
 
 const x = randomArray(2 * CONFIG.inputSize, rng(17));
 const feeds = { input: { data: x, dims: [2, CONFIG.inputSize] } };
-const CAL = { format: 'sortednet-calibration', version: 1, latency: { overheadMs: 0.01, msPerMac: 1e-6 }, observed: {} } as const;
+const CAL = { format: 'sortednet-calibration', version: 2, latency: { overheadMs: 0.01, msPerMac: 1e-6 }, observed: {} } as const;
 
 void describe('loadInWorker (Node worker thread)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sortednet-worker-'));
