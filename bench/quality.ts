@@ -54,8 +54,9 @@ CNN (trainCnn defaults otherwise: 2 stages, stem stride 2, Adam 0.003, 3 subnets
   --cnn-twins all|IDS     (default d4-w100,d1-w25,d2-w50,d3-w75,d1-w100,d4-w25)
 
 CNN with 160+ subnets (only the full network also trains alone, for the time ratio):
-  --cnn160-channels N     (default 20: stage 1 has 40 channels, so 40 widths are 40 shapes)
-  --cnn160-depths LIST    (default 1,2,3,4) --cnn160-widths N (default 40: widths k/N)
+  --cnn160-channels N     (default 31: the second stage has 62 channels)
+  --cnn160-depths LIST    (default 1,2,3,4) --cnn160-widths N (default 40: the last N channel
+                          counts of the second stage, 23/62 .. 62/62 by default)
   --cnn160-epochs N       (default 1)
 
 LM (GPT on the Brown corpus, depth nested, all-exits loss):
@@ -88,7 +89,7 @@ const { values } = parseArgs({
     'cnn-widths': { type: 'string', default: '0.25,0.5,0.75,1' },
     'cnn-epochs': { type: 'string', default: '1' },
     'cnn-twins': { type: 'string', default: 'd4-w100,d1-w25,d2-w50,d3-w75,d1-w100,d4-w25' },
-    'cnn160-channels': { type: 'string', default: '20' },
+    'cnn160-channels': { type: 'string', default: '31' },
     'cnn160-depths': { type: 'string', default: '1,2,3,4' },
     'cnn160-widths': { type: 'string', default: '40' },
     'cnn160-epochs': { type: 'string', default: '1' },
@@ -169,7 +170,11 @@ async function run(name: StudyName): Promise<Study> {
   if (name === 'cnn160') {
     const depths = list('cnn160-depths');
     const n = need('cnn160-widths');
-    const widths = Array.from({ length: n }, (_, k) => (k + 1) / n);
+    // The last n channel counts of the widest stage (2C channels): n distinct shapes, and the
+    // smallest keeps (2C - n + 1) / 2C of the channels, not one channel.
+    const c2 = 2 * need('cnn160-channels');
+    if (c2 < n) throw new Error(`--cnn160-channels ${c2 / 2} gives ${c2} channels in stage 2, fewer than --cnn160-widths ${n}: use at least ${Math.ceil(n / 2)}`);
+    const widths = Array.from({ length: n }, (_, k) => (c2 - n + k + 1) / c2);
     return runCnnStudy({ name, evalBatch: 25, data: await fashion({ limitTrain: 20000, limitTest: 2000 }), twins: [`d${Math.max(...depths)}-w100`], config: { channels: need('cnn160-channels'), depths, blocks: Math.max(...depths), widths, epochs: epochs ?? need('cnn160-epochs'), seed } });
   }
   const docs = int('lm-docs', values['lm-docs']);
