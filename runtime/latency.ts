@@ -7,7 +7,7 @@
  *   One stall moves nothing; a lasting 4x slowdown (load, CPU throttling) shows after 5 % of the
  *   window, and selection then moves to a smaller subnet.
  * - Subnets (or batch sizes) with fewer than MIN_CALLS calls use the calibrated device model,
- *   `overheadMs + msPerMac · MACs · batch`, times the typical p95/model ratio of observed ones.
+ *   `overheadMs + msPerMac · MACs · batch`, times the p95/model ratio of the latest observed one.
  *
  * @example
  * const est = new LatencyEstimator({ overheadMs: 0.05, msPerMac: 1e-6 });
@@ -29,7 +29,7 @@ export interface Calibration {
   format: 'sortednet-calibration';
   version: 2;
   latency: LatencyModel;
-  /** Per `subnetId@batch`: the latest call times in ms, oldest first. */
+  /** Per `subnetId@batch`: the latest call times in ms (at most WINDOW). */
   observed: Record<string, number[]>;
 }
 
@@ -48,8 +48,6 @@ interface Window {
   n: number;
   /** Samples ever added. */
   added: number;
-  /** Model time (ms), for the ratio unobserved subnets use; 0 when unknown. */
-  base: number;
 }
 
 /** Insert `x` into the sorted part, or (del) remove one copy of it. */
@@ -80,24 +78,17 @@ const quantile = (w: Window, q: number): number => w.sorted[Math.max(0, Math.cei
 
 export class LatencyEstimator {
   readonly #windows = new Map<string, Window>();
-  #ratioCache: number | undefined;
+  /** p95 ÷ model time of the latest observed subnet: the correction for unobserved ones. */
+  #ratio = 1;
 
-  /**
-   * `saved`: a calibration's call times; `learn: false` keeps estimates at the model's
-   * (a fixed `latencyModel`); `subnets` name the saved keys' subnets (for the model ratio).
-   */
-  constructor(readonly model: LatencyModel, saved?: Pick<Calibration, 'observed'>, private readonly learn = true, subnets: readonly SubnetEntry[] = []) {
-    for (const [key, xs] of Object.entries(saved?.observed ?? {})) {
-      const at = key.lastIndexOf('@');
-      const s = subnets.find((x) => x.id === key.slice(0, at));
-      const w = this.#window(key, s ? this.base(s, Number(key.slice(at + 1))) : 0);
-      for (const x of xs) add(w, x);
-    }
+  /** `saved`: a calibration's call times; `learn: false` keeps estimates at the model's (a fixed `latencyModel`). */
+  constructor(readonly model: LatencyModel, saved?: Pick<Calibration, 'observed'>, private readonly learn = true) {
+    for (const [key, xs] of Object.entries(saved?.observed ?? {})) for (const x of xs) add(this.#window(key), x);
   }
 
-  #window(key: string, base: number): Window {
+  #window(key: string): Window {
     let w = this.#windows.get(key);
-    if (!w) this.#windows.set(key, (w = { xs: new Float64Array(WINDOW), sorted: new Float64Array(WINDOW), n: 0, added: 0, base }));
+    if (!w) this.#windows.set(key, (w = { xs: new Float64Array(WINDOW), sorted: new Float64Array(WINDOW), n: 0, added: 0 }));
     return w;
   }
 
@@ -114,13 +105,7 @@ export class LatencyEstimator {
   /** About the p95 of a call's time, in ms. */
   latencyMs(s: SubnetEntry, batch = 1): number {
     const w = this.#seen(s, batch);
-    return (w ? quantile(w, 0.95) : this.base(s, batch) * (this.#ratioCache ??= this.#ratio()));
-  }
-
-  /** The median over observed keys of p95 ÷ model time (1 when nothing was observed). */
-  #ratio(): number {
-    const r = [...this.#windows.values()].filter((w) => w.base && w.n >= MIN_CALLS).map((w) => quantile(w, 0.95) / w.base).sort((a, b) => a - b);
-    return r[r.length >> 1] ?? 1;
+    return w ? quantile(w, 0.95) : this.base(s, batch) * this.#ratio;
   }
 
   /** Whether the estimate comes from this subnet's own calls. */
@@ -130,14 +115,14 @@ export class LatencyEstimator {
 
   observe(s: SubnetEntry, batch: number, ms: number): void {
     if (!this.learn || !(ms > 0 && ms < Infinity)) return;
-    const w = this.#window(`${s.id}@${batch}`, this.base(s, batch));
-    this.#ratioCache = undefined;
+    const w = this.#window(`${s.id}@${batch}`);
     add(w, ms);
+    if (w.n >= MIN_CALLS) this.#ratio = quantile(w, 0.95) / this.base(s, batch);
   }
 
   calibration(): Calibration {
     const observed: Record<string, number[]> = {};
-    for (const [key, w] of this.#windows) observed[key] = [...w.xs.subarray(w.added % WINDOW, w.n), ...w.xs.subarray(0, Math.min(w.n, w.added % WINDOW))].map((x) => Number(x.toPrecision(4)));
+    for (const [key, w] of this.#windows) observed[key] = Array.from(w.xs.subarray(0, w.n), (x) => Number(x.toPrecision(4)));
     return { format: 'sortednet-calibration', version: 2, latency: { ...this.model }, observed };
   }
 }

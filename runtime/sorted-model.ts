@@ -136,7 +136,7 @@ export class SortedModel<O extends OrtLike = OrtLike> {
       const largest = Math.max(...manifest.subnets.map((s) => s.macs));
       latency = await calibrate((batch) => engines.run(smallest, zeroFeeds(ort, manifest, batch), batch), smallest.macs, largest);
     }
-    learned.by = new LatencyEstimator(latency, saved, !options.latencyModel, manifest.subnets);
+    learned.by = new LatencyEstimator(latency, saved, !options.latencyModel);
     const model = new SortedModel(manifest, ort, bytes, engines, learned.by, options);
     model.#target = options.subnet !== undefined ? findSubnet(manifest, options.subnet, src.name) : model.#pick(budget, 1, 'load().budget', options.onImpossible);
     const progressive = src.remote === true && options.progressive !== false;
@@ -293,19 +293,17 @@ export class SortedModel<O extends OrtLike = OrtLike> {
   }
 
   /** The last budget served per call, its subnet, and calls since it was chosen. */
-  #last = { key: '', subnet: undefined as SubnetEntry | undefined, calls: 0 };
+  #last = { key: '', subnet: undefined as unknown as SubnetEntry, calls: 0 };
 
   /**
    * Per-call budgets keep their subnet while its estimate fits, re-choosing every STICKY_CALLS
    * calls: switching subnets every call (on noise at a boundary) makes calls slower (cold caches).
    */
   #sticky(budget: Budget, batch: number, pick: () => SubnetEntry): SubnetEntry {
-    const { latencyMs = Infinity, memoryMB, minAccuracy, maxLoss } = budget ?? {};
-    const key = `${latencyMs} ${memoryMB} ${minAccuracy} ${maxLoss} ${batch}`;
+    const key = JSON.stringify(budget) + batch;
     const last = this.#last;
-    if (last.key === key && last.subnet && ++last.calls % STICKY_CALLS && this.#downloaded(last.subnet) && this.#estimator.latencyMs(last.subnet, batch) <= latencyMs) return last.subnet;
-    this.#last = { key, subnet: undefined, calls: 0 };
-    return (this.#last.subnet = pick());
+    if (last.key === key && ++last.calls % STICKY_CALLS && this.#estimator.latencyMs(last.subnet, batch) <= (budget.latencyMs ?? Infinity)) return last.subnet;
+    return (this.#last = { key, subnet: pick(), calls: 0 }).subnet;
   }
 
   #checkLive(where: string): void {
