@@ -172,10 +172,11 @@ async function run(name: StudyName): Promise<Study> {
     const n = need('cnn160-widths');
     // The last n channel counts of the widest stage (2C channels): n distinct shapes, and the
     // smallest keeps (2C - n + 1) / 2C of the channels, not one channel.
-    const c2 = 2 * need('cnn160-channels');
-    if (c2 < n) throw new Error(`--cnn160-channels ${c2 / 2} gives ${c2} channels in stage 2, fewer than --cnn160-widths ${n}: use at least ${Math.ceil(n / 2)}`);
+    const channels = need('cnn160-channels');
+    const c2 = 2 * channels;
+    if (c2 < n) throw new Error(`--cnn160-channels ${channels} gives ${c2} channels in stage 2, fewer than --cnn160-widths ${n}: use at least ${Math.ceil(n / 2)}`);
     const widths = Array.from({ length: n }, (_, k) => (c2 - n + k + 1) / c2);
-    return runCnnStudy({ name, evalBatch: 25, data: await fashion({ limitTrain: 20000, limitTest: 2000 }), twins: [`d${Math.max(...depths)}-w100`], config: { channels: need('cnn160-channels'), depths, blocks: Math.max(...depths), widths, epochs: epochs ?? need('cnn160-epochs'), seed } });
+    return runCnnStudy({ name, evalBatch: 25, data: await fashion({ limitTrain: 20000, limitTest: 2000 }), twins: [`d${Math.max(...depths)}-w100`], config: { channels, depths, blocks: Math.max(...depths), widths, epochs: epochs ?? need('cnn160-epochs'), seed } });
   }
   const docs = int('lm-docs', values['lm-docs']);
   const brown = await loadBrown(docs !== undefined ? { limit: docs } : {});

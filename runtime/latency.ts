@@ -131,7 +131,7 @@ export class LatencyEstimator {
 export function checkCalibration(c: unknown, where = 'load().calibration'): Calibration {
   const num = (v: unknown): boolean => typeof v === 'number' && v >= 0 && v < Infinity;
   const top = c as Calibration;
-  const bad = (field: string, found: unknown): boolean => {
+  const bad = (field: string, found: unknown): never => {
     throw new SortedNetError({ code: 'BAD_OPTION', file: '<api>', field: `${where}${field}`, found: JSON.stringify(found), fix: 'pass model.calibration (or its JSON) unchanged, or drop it to calibrate again' });
   };
   if (typeof top !== 'object' || top === null) bad('', top);

@@ -288,10 +288,7 @@ export class SortedModel<O extends OrtLike = OrtLike> {
     rejectUnknownKeys(options, RUN_KEYS, { file: '<api>', field: where, code: 'BAD_OPTION' });
     if (options.subnet !== undefined && options.budget !== undefined) throw badOption(`${where}.subnet`, 'both subnet and budget', 'pass one of them');
     if (options.subnet !== undefined) return findSubnet(this.manifest, options.subnet, this.file);
-    if (options.budget !== undefined) {
-      const onImpossible = options.onImpossible ?? this.#options.onImpossible;
-      return this.#sticky(options.budget, batch, onImpossible === 'smallest', () => this.#pick(options.budget!, batch, `${where}.budget`, onImpossible));
-    }
+    if (options.budget !== undefined) return this.#sticky(options.budget, batch, `${where}.budget`, options.onImpossible ?? this.#options.onImpossible);
     return undefined;
   }
 
@@ -302,12 +299,13 @@ export class SortedModel<O extends OrtLike = OrtLike> {
    * Per-call budgets keep their subnet while its estimate fits, re-choosing every STICKY_CALLS
    * calls: switching subnets every call (on noise at a boundary) makes calls slower (cold caches).
    */
-  #sticky(budget: Budget, batch: number, smallest: boolean, pick: () => SubnetEntry): SubnetEntry {
+  #sticky(budget: Budget, batch: number, where: string, onImpossible: LoadOptions['onImpossible']): SubnetEntry {
+    const smallest = onImpossible === 'smallest';
     const key = JSON.stringify(budget) + batch + smallest;
     const last = this.#last;
     // With onImpossible 'smallest', the smallest subnet stays too (its warning repeats at each re-choice).
     if (last.key === key && ++last.calls % STICKY_CALLS && (this.#estimator.latencyMs(last.subnet, batch) <= (budget.latencyMs ?? Infinity) || (smallest && last.subnet === this.manifest.subnets[0]))) return last.subnet;
-    return (this.#last = { key, subnet: pick(), calls: 0 }).subnet;
+    return (this.#last = { key, subnet: this.#pick(budget, batch, where, onImpossible), calls: 0 }).subnet;
   }
 
   #checkLive(where: string): void {

@@ -6,7 +6,7 @@ import { build } from 'esbuild';
 
 /**
  * Guard for the browser runtime: min+gzip of the ESM bundle of runtime/web.ts, ORT external.
- * The issue's target is 15 kB (15,360 B); the bundle is about 15.56 kB since latency estimates
+ * The issue's target is 15 kB (15,360 B); the bundle is about 15.52 kB since latency estimates
  * keep a window of call times per subnet (bench/results/runtime.json reports the figure), so
  * this guard catches growth beyond that, not the target.
  */
