@@ -1,6 +1,7 @@
 /**
  * One memory measurement in a fresh process (spawned by bench/runtime.ts): resident memory growth
- * (RSS) after loading a model with every subnet switchable, ÷ the full weights' bytes.
+ * (RSS) after loading a model with every subnet switchable, ÷ the full weights' bytes. RSS is
+ * read at steady state, after the runtime has dropped its encode buffer (sessions.ts `withScratch`).
  *
  * Run: MALLOC_MMAP_THRESHOLD_=131072 node --expose-gc --import tsx bench/runtime-child.ts <file.onnx> <fast|lean|standalone> <weightBytes>
  * Prints one JSON line: { "mode": "lean", "rssDeltaBytes": 42000000, "ratio": 1.04 }
@@ -14,6 +15,7 @@ import * as ort from 'onnxruntime-node';
 import type { GraphNode } from '../runtime/graph.js';
 import { SortedModel } from '../runtime/node.js';
 import { encodeModel } from '../runtime/onnx.js';
+import { SCRATCH_IDLE_MS } from '../runtime/sessions.js';
 import { SESSION_OPTIONS } from './runtime-lib.js';
 
 const [file, mode, weightBytes] = process.argv.slice(2) as [string, 'fast' | 'lean' | 'standalone', string];
@@ -52,5 +54,7 @@ async function load(): Promise<{ keep: unknown }> {
 await warmOrt();
 const before = await settle();
 const held = await load();
+// Steady state: the runtime drops its reusable encode buffer SCRATCH_IDLE_MS after the last build.
+await new Promise((r) => setTimeout(r, SCRATCH_IDLE_MS + 100));
 const after = await settle();
 console.log(JSON.stringify({ mode, rssDeltaBytes: after - before, ratio: (after - before) / Number(weightBytes), held: held.keep !== undefined }));

@@ -42,7 +42,8 @@ async function perCall(m: BenchModel): Promise<Record<string, unknown>> {
   for (const batch of [1, 32]) {
     const x = input(batch);
     const samples = new Map(ids.map((id) => [id, { base: [] as number[], fast: [] as number[], lean: [] as number[] }]));
-    const rounds = Math.round((m.name === 'large' ? 80 : 200) / (batch === 32 ? 2 : 1) / (QUICK ? 10 : 1));
+    // Many rounds: the worst of 24 ratios is the figure, so each median must be tight (calls are cheap).
+    const rounds = Math.round((m.name === 'large' ? 200 : 1000) / (batch === 32 ? 2 : 1) / (QUICK ? 50 : 1));
     for (let r = -3; r < rounds; r++) {
       for (const id of shuffle(ids, rand)) {
         for (const who of shuffle(['base', 'fast', 'lean'] as const, rand)) {

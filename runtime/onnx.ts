@@ -68,9 +68,10 @@ export function encodeGraph(graph: GraphDef, tensors: Map<string, TensorBytes>):
   return w;
 }
 
-export function encodeModel(graph: GraphDef, tensors: Map<string, TensorBytes>, header: ModelHeader): Uint8Array {
+/** `into(length)` may supply the output buffer (of exactly `length` bytes) to reuse memory. */
+export function encodeModel(graph: GraphDef, tensors: Map<string, TensorBytes>, header: ModelHeader, into?: (length: number) => Uint8Array): Uint8Array {
   const w = new WireWriter().varintField(1, IR_VERSION).stringField(2, PRODUCER_NAME).stringField(3, PRODUCER_VERSION);
   w.message(8, new WireWriter().varintField(2, header.opset));
   for (const [k, v] of header.metadata) w.message(14, new WireWriter().stringField(1, k).stringField(2, v));
-  return w.message(7, encodeGraph(graph, tensors)).finish();
+  return w.message(7, encodeGraph(graph, tensors)).finish(into);
 }

@@ -4,7 +4,10 @@
  * - `fast`: one static ORT session per subnet (its folded weights), created on first use and
  *   kept while their weights fit `cacheMB`, least recently used out first;
  * - `lean`: one switch session holds every block once and runs any subnet per call
- *   (graphs/index.ts `switchGraph`). Room left under `cacheMB` holds static sessions as above;
+ *   (graphs/index.ts `switchGraph`). Beside it, the smallest subnets keep static sessions within
+ *   a fixed room (`cacheMB` minus the full weights, or LEAN_ROOM of them by default): the switch
+ *   graph's extra small ops cost most on small subnets, and their sessions cost least. This set
+ *   is chosen once (pinned), so per-call switching never rebuilds sessions;
  * - `auto`: `fast` when every subnet's static session fits `cacheMB`, else `lean` when the full
  *   weights fit, else `fast` within `cacheMB`.
  *
@@ -21,6 +24,34 @@ import type { SubnetEntry } from './manifest-types.js';
 import { encodeModel } from './onnx.js';
 import type { OrtLike, OrtSessionLike, OrtTensorLike } from './ort.js';
 import { subnetModel, tensorBytes } from './subnet.js';
+
+/**
+ * One buffer, reused for the model bytes that sessions are created from, and dropped after
+ * SCRATCH_IDLE_MS without a build. A new large array costs a page fault per 4 kB on first touch
+ * (measured up to 3 ms/MB on the test VM): the bytes of a build in a burst (fast mode warming
+ * its subnets, a progressive upgrade, reloads) go where the last build's went.
+ */
+let scratch: Uint8Array | undefined;
+let scratchBusy = false;
+let scratchTimer: ReturnType<typeof setTimeout> | undefined;
+export const SCRATCH_IDLE_MS = 2000;
+
+async function withScratch<T>(use: (into: (n: number) => Uint8Array) => Promise<T>): Promise<T> {
+  if (scratchBusy) return use((n) => new Uint8Array(n)); // concurrent builds: the other one has it
+  scratchBusy = true;
+  clearTimeout(scratchTimer);
+  try {
+    return await use((n) => (scratch && scratch.length >= n ? scratch : (scratch = new Uint8Array(n))).subarray(0, n));
+  } finally {
+    scratchBusy = false;
+    if (scratch?.byteLength === 0) scratch = undefined; // ORT-web's proxy worker took (transferred) it
+    scratchTimer = setTimeout(() => (scratch = undefined), SCRATCH_IDLE_MS);
+    (scratchTimer as { unref?: () => void }).unref?.();
+  }
+}
+
+/** Lean mode's default room for pinned static sessions, as a fraction of the full weights. */
+export const LEAN_ROOM = 0.1;
 
 /** How subnets get sessions: see the module comment. */
 export type Mode = 'auto' | 'fast' | 'lean';
@@ -66,6 +97,8 @@ export class Engines {
   /** Bytes that static sessions may hold (beyond the switch session in lean mode). */
   readonly #room: number;
   readonly #routes = new Map<string, OrtTensorLike>();
+  /** Lean mode: the subnets with their own static session (smallest first, within the room). */
+  readonly #pinned = new Set<SubnetEntry>();
 
   readonly #ort: OrtLike;
   readonly #bytes: ModelBytes;
@@ -83,7 +116,15 @@ export class Engines {
     const lean = GRAPHS[m.arch]?.switchGraph !== undefined && m.subnets.length > 1;
     const auto = m.subnets.reduce((a, s) => a + s.bytes, 0) <= cap || full > cap ? 'fast' : 'lean';
     this.mode = !lean || opts.mode === 'fast' ? 'fast' : opts.mode === 'lean' ? 'lean' : auto;
-    this.#room = this.mode === 'fast' ? cap : opts.cacheMB === undefined ? 0 : cap - full;
+    this.#room = this.mode === 'fast' ? cap : opts.cacheMB === undefined ? LEAN_ROOM * full : cap - full;
+    if (this.mode === 'lean') {
+      let left = this.#room;
+      for (const s of [...m.subnets].sort((a, b) => a.bytes - b.bytes)) {
+        if (s.bytes > left || s === m.subnets.at(-1)) continue;
+        left -= s.bytes;
+        this.#pinned.add(s);
+      }
+    }
   }
 
   /** Ids with a live static session, least recently used first. */
@@ -124,7 +165,7 @@ export class Engines {
 
   #engine(s: SubnetEntry): Engine {
     const hit = this.#statics.get(s.id);
-    const e = hit ?? (this.mode === 'fast' || s.bytes <= this.#room ? this.#addStatic(s, false)
+    const e = hit ?? (this.mode === 'fast' || this.#pinned.has(s) ? this.#addStatic(s, false)
       : this.#switch ?? (this.#bytes.src.remote && !this.#bytes.has(this.#bytes.fileEnd) ? this.#addStatic(s, true) : this.#addSwitch()));
     e.lastUsed = ++this.#clock;
     return e;
@@ -143,8 +184,9 @@ export class Engines {
     return e;
   }
 
-  async #session(model: Uint8Array, end: number): Promise<OrtSessionLike> {
-    const session = await this.#ort.InferenceSession.create(model, this.#opts.sessionOptions ?? {});
+  /** A session on the model `build` encodes (into the scratch buffer: ORT has copied it once create resolves). */
+  async #session(build: (into: (n: number) => Uint8Array) => Uint8Array, end: number): Promise<OrtSessionLike> {
+    const session = await withScratch((into) => this.#ort.InferenceSession.create(build(into), this.#opts.sessionOptions ?? {}));
     try {
       await this.#bytes.verified(end); // hashing ran alongside session creation
     } catch (err) {
@@ -157,7 +199,10 @@ export class Engines {
   #addStatic(s: SubnetEntry, temporary: boolean): Engine {
     const e: Engine = { id: s.id, bytes: s.bytes, session: Promise.resolve(undefined as never), pending: 0, last: Promise.resolve(), batch: 0, t0: 0, lastUsed: 0, runs: 0, temporary };
     this.#statics.set(s.id, e);
-    this.#track(e, async () => this.#session(subnetModel(this.#bytes.manifest, await this.#bytes.upTo(s.prefixBytes), s.id, this.#bytes.name), s.prefixBytes), () => this.#statics.get(s.id) === e && this.#statics.delete(s.id));
+    this.#track(e, async () => {
+      const bytes = await this.#bytes.upTo(s.prefixBytes);
+      return this.#session((into) => subnetModel(this.#bytes.manifest, bytes, s.id, this.#bytes.name, true, into), s.prefixBytes);
+    }, () => this.#statics.get(s.id) === e && this.#statics.delete(s.id));
     if (!temporary) this.#evict(s.id);
     return e;
   }
@@ -172,9 +217,11 @@ export class Engines {
       const sw = (e.sw = GRAPHS[m.arch]!.switchGraph!(m));
       const tensors = new Map(sw.consts);
       for (const name of sw.graph.initializers) if (!tensors.has(name)) tensors.set(name, tensorBytes(m, name, bytes, this.#bytes.name));
-      const session = await this.#session(encodeModel(sw.graph, tensors, { opset: m.opset, metadata: [] }), end);
+      const session = await this.#session((into) => encodeModel(sw.graph, tensors, { opset: m.opset, metadata: [] }, into), end);
       for (const t of [...this.#statics.values()].filter((x) => x.temporary)) void this.#drop(t);
-      if (this.#room <= 0) this.#bytes.release(); // every subnet runs on the switch now
+      // The pinned statics are built now, so the file's bytes can go: every other subnet runs on the switch.
+      const pinned = [...this.#pinned].map((p) => (this.#statics.get(p.id) ?? this.#addStatic(p, false)).session);
+      void Promise.all(pinned).then(() => this.#bytes.release(), () => undefined);
       return session;
     }, () => this.#switch === e && (this.#switch = undefined));
   }

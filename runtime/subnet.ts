@@ -76,7 +76,7 @@ export function subnetMetadata(manifest: Manifest, subnet: SubnetEntry): [string
  * writes), or with `fold: false` the stored blocks and Concat trees. (ORT can fold those itself,
  * but its constant folding is several times slower than folding here.)
  */
-export function subnetModel(manifest: Manifest, bytes: Uint8Array, id: string, file: string, fold = true): Uint8Array {
+export function subnetModel(manifest: Manifest, bytes: Uint8Array, id: string, file: string, fold = true, into?: (length: number) => Uint8Array): Uint8Array {
   const { subnet, graph, tensors } = subnetParts(manifest, bytes, id, file, fold);
-  return encodeModel(graph, tensors, { opset: manifest.opset, metadata: subnetMetadata(manifest, subnet) });
+  return encodeModel(graph, tensors, { opset: manifest.opset, metadata: subnetMetadata(manifest, subnet) }, into);
 }

@@ -159,8 +159,9 @@ export class WireWriter {
     return this;
   }
 
-  finish(): Uint8Array {
-    const out = new Uint8Array(this.length);
+  /** The message's bytes, in `into(length)` when given (a buffer to reuse), else in a new array. */
+  finish(into?: (length: number) => Uint8Array): Uint8Array {
+    const out = into?.(this.length) ?? new Uint8Array(this.length);
     let pos = 0;
     for (const p of this.parts) {
       if (p instanceof Uint8Array) out.set(p, pos);

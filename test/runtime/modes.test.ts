@@ -4,6 +4,7 @@ import '../../runtime/archs.js';
 import { mlpSwitch } from '../../runtime/graphs/mlp-switch.js';
 import { SortedModel } from '../../runtime/index.js';
 import { encodeModel } from '../../runtime/onnx.js';
+import { LEAN_ROOM } from '../../runtime/sessions.js';
 import { tensorBytes } from '../../runtime/subnet.js';
 import { switchGraph } from '../../runtime/switch.js';
 import type { SwitchGraph } from '../../runtime/graphs/index.js';
@@ -74,6 +75,7 @@ for (const { name, ort } of BACKENDS) {
         const d = maxAbsDiff(outs[i]!.logits!.data as Float32Array, referenceForward(CKPT, s.levels, x, BATCH));
         assert.ok(d < 1e-4, `${s.id}: maxdiff ${d}`);
       });
+      assert.ok(manifest.subnets[0]!.bytes > LEAN_ROOM * full, 'fixture: no subnet fits the default lean room');
       assert.deepEqual(lean.cachedSubnets, [], 'no static sessions');
       const small = lean.subnets[0]!;
       const byBudget = await lean.run(feeds, { budget: { latencyMs: LATENCY.overheadMs + LATENCY.msPerMac * small.macs * BATCH } });
@@ -97,6 +99,22 @@ for (const { name, ort } of BACKENDS) {
       assert.ok(maxAbsDiff(out.logits!.data as Float32Array, referenceForward(CKPT, { depth: 3, width: 1 }, x, BATCH)) < 1e-4);
       await m.run(feeds, { subnet: s2!.id });
       assert.deepEqual(m.cachedSubnets, [s0!.id], `${s2!.id} does not fit the room, so the switch serves it`);
+      await m.release();
+    });
+
+    void it('lean pins its static sessions once: switching between a pinned and an unpinned subnet never rebuilds one', async () => {
+      const [s0, s1] = manifest.subnets;
+      // The room fits s0 or s1 alone, not both: the smallest (s0) is pinned, s1 runs on the switch.
+      const m = await SortedModel.load(bytes, { ort, latencyModel: LATENCY, mode: 'lean', subnet: 'd3-w100', cacheMB: (full + s1!.bytes) / MB });
+      await m.complete;
+      assert.deepEqual(m.cachedSubnets, [s0!.id], 'pinned when the switch session is built');
+      for (let i = 0; i < 4; i++) {
+        for (const s of [s1!, s0!]) {
+          const out = await m.run(feeds, { subnet: s.id });
+          assert.ok(maxAbsDiff(out.logits!.data as Float32Array, referenceForward(CKPT, s.levels, x, BATCH)) < 1e-4, s.id);
+          assert.deepEqual(m.cachedSubnets, [s0!.id], `after ${s.id}: the same single static session`);
+        }
+      }
       await m.release();
     });
 
