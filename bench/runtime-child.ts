@@ -20,12 +20,18 @@ import { SESSION_OPTIONS } from './runtime-lib.js';
 
 const [file, mode, weightBytes] = process.argv.slice(2) as [string, 'fast' | 'lean' | 'standalone', string];
 const gc = (globalThis as { gc?: () => void }).gc!;
-const settle = async (): Promise<number> => {
+/** Resident bytes from /proc/self/status: anonymous (heap, weights) and file-backed (mapped code). */
+const resident = (): { anon: number; file: number } => {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { anon: kb('RssAnon'), file: kb('RssFile') };
+};
+const settle = async (): Promise<{ rss: number; anon: number; file: number }> => {
   for (let i = 0; i < 3; i++) {
     gc();
     await new Promise((r) => setTimeout(r, 50));
   }
-  return process.memoryUsage().rss;
+  return { rss: process.memoryUsage().rss, ...resident() };
 };
 
 /** ORT's one-time costs (kernel registry, MLAS buffers), paid before the baseline is taken. */
@@ -57,4 +63,5 @@ const held = await load();
 // Steady state: the runtime drops its reusable encode buffer SCRATCH_IDLE_MS after the last build.
 await new Promise((r) => setTimeout(r, SCRATCH_IDLE_MS + 100));
 const after = await settle();
-console.log(JSON.stringify({ mode, rssDeltaBytes: after - before, ratio: (after - before) / Number(weightBytes), held: held.keep !== undefined }));
+const d = { rss: after.rss - before.rss, anon: after.anon - before.anon, file: after.file - before.file };
+console.log(JSON.stringify({ mode, rssDeltaBytes: d.rss, anonDeltaBytes: d.anon, fileDeltaBytes: d.file, ratio: d.rss / Number(weightBytes), anonRatio: d.anon / Number(weightBytes), held: held.keep !== undefined }));

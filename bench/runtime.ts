@@ -80,9 +80,12 @@ function memory(m: BenchModel, dir: string): Record<string, unknown> {
     });
     const line = child.stdout.trim().split('\n').at(-1) ?? '';
     if (child.status !== 0 || !line.startsWith('{')) throw new Error(`memory child ${mode} failed: ${child.stderr}`);
-    const r = JSON.parse(line) as { ratio: number; rssDeltaBytes: number };
+    const r = JSON.parse(line) as { ratio: number; rssDeltaBytes: number; anonDeltaBytes: number; fileDeltaBytes: number };
     out[`memory_ratio_${mode === 'standalone' ? 'standalone_full' : mode}`] = round(r.ratio);
     out[`rss_delta_mb_${mode}`] = round(r.rssDeltaBytes / 2 ** 20, 1);
+    // Of which anonymous memory (heap, weights) and mapped files (ORT's code pages as kernels first run).
+    out[`rss_anon_delta_mb_${mode}`] = round(r.anonDeltaBytes / 2 ** 20, 1);
+    out[`rss_file_delta_mb_${mode}`] = round(r.fileDeltaBytes / 2 ** 20, 1);
   }
   return out;
 }
@@ -143,15 +146,19 @@ async function budgets(m: BenchModel): Promise<Record<string, unknown>> {
   const subnets = model.manifest.subnets;
   const x = { input: input(1) };
   const calls = QUICK ? 20 : 200;
-  const p95 = new Map<string, number>();
-  for (const s of shuffle([...subnets], rand)) {
-    const times: number[] = [];
-    for (let i = -20; i < calls; i++) {
-      const ms = await time(() => model.run(x, { subnet: s.id }));
-      if (i >= 0) times.push(ms);
+  const measure = async (): Promise<Map<string, number>> => {
+    const p95 = new Map<string, number>();
+    for (const s of shuffle([...subnets], rand)) {
+      const times: number[] = [];
+      for (let i = -20; i < calls; i++) {
+        const ms = await time(() => model.run(x, { subnet: s.id }));
+        if (i >= 0) times.push(ms);
+      }
+      p95.set(s.id, percentile(times, 0.95));
     }
-    p95.set(s.id, percentile(times, 0.95));
-  }
+    return p95;
+  };
+  const p95 = await measure();
   const acc = (s: SubnetEntry): number => s.metrics.accuracy ?? s.macs;
   const best = (L: number): SubnetEntry | undefined => subnets.filter((s) => p95.get(s.id)! <= L).sort((a, b) => acc(b) - acc(a) || a.macs - b.macs)[0];
   const [lo, hi] = [Math.min(...p95.values()), Math.max(...p95.values())];
@@ -167,8 +174,14 @@ async function budgets(m: BenchModel): Promise<Record<string, unknown>> {
     hits += hit ? 1 : 0;
     rows.push({ budget_ms: round(L, 4), chosen, best: want?.id, served_p95_ms: round(percentile(served, 0.95), 4), hit });
   }
+  // The same measurement after the sweep: how far this machine's speed drifted meanwhile.
+  const after = await measure();
   await model.release();
-  return { budget_hit_rate: round(hits / 50), measured_p95_ms: Object.fromEntries([...p95].map(([k, v]) => [k, round(v, 4)])), rows };
+  const drift = subnets.map((s) => after.get(s.id)! / p95.get(s.id)!);
+  return {
+    budget_hit_rate: round(hits / 50), measured_p95_ms: Object.fromEntries([...p95].map(([k, v]) => [k, round(v, 4)])),
+    p95_after_sweep_ms: Object.fromEntries([...after].map(([k, v]) => [k, round(v, 4)])), drift_range: [round(Math.min(...drift)), round(Math.max(...drift))], rows,
+  };
 }
 
 async function bundleBytes(): Promise<number> {
