@@ -8,6 +8,10 @@
  *   window, and selection then moves to a smaller subnet.
  * - Subnets (or batch sizes) with fewer than MIN_CALLS calls use the calibrated device model,
  *   `overheadMs + msPerMac · MACs · batch`, times the p95/model ratio of the latest observed one.
+ * - A window with no call for STALE_MS is stale: its subnet is estimated as if unobserved (so
+ *   the device's current speed, seen through the subnet in use, carries over), and its next
+ *   call starts the window afresh. Without this, a subnet left behind during a slowdown would
+ *   keep its slow estimate, and selection would never return to it once the slowdown ended.
  *
  * @example
  * const est = new LatencyEstimator({ overheadMs: 0.05, msPerMac: 1e-6 });
@@ -37,6 +41,8 @@ export interface Calibration {
 export const WINDOW = 200;
 /** Calls a subnet needs at a batch size before its own times are its estimate. */
 export const MIN_CALLS = 5;
+/** A window whose latest call is older than this (ms) no longer speaks for its subnet. */
+export const STALE_MS = 30_000;
 
 /**
  * The last WINDOW call times of one subnet at one batch size, in a ring (`xs`, next write at
@@ -48,6 +54,8 @@ interface Window {
   n: number;
   /** Samples ever added. */
   added: number;
+  /** When the latest was added (the estimator's clock). */
+  at: number;
 }
 
 /** Insert `x` into the sorted part, or (del) remove one copy of it. */
@@ -81,14 +89,20 @@ export class LatencyEstimator {
   /** p95 ÷ model time of the latest observed subnet: the correction for unobserved ones. */
   #ratio = 1;
 
-  /** `saved`: a calibration's call times; `learn: false` keeps estimates at the model's (a fixed `latencyModel`). */
-  constructor(readonly model: LatencyModel, saved?: Pick<Calibration, 'observed'>, private readonly learn = true) {
+  /**
+   * `saved`: a calibration's call times (fresh as of now); `learn: false` keeps estimates at the
+   * model's (a fixed `latencyModel`); `now`: the clock in ms.
+   */
+  constructor(readonly model: LatencyModel, saved?: Pick<Calibration, 'observed'>, private readonly learn = true, private readonly now = () => performance.now()) {
     for (const [key, xs] of Object.entries(saved?.observed ?? {})) for (const x of xs) add(this.#window(key), x);
   }
 
+  /** The window of `key`, emptied first if it went stale. */
   #window(key: string): Window {
     let w = this.#windows.get(key);
-    if (!w) this.#windows.set(key, (w = { xs: new Float64Array(WINDOW), sorted: new Float64Array(WINDOW), n: 0, added: 0 }));
+    const now = this.now();
+    if (!w || now - w.at > STALE_MS) this.#windows.set(key, (w = { xs: new Float64Array(WINDOW), sorted: new Float64Array(WINDOW), n: 0, added: 0, at: now }));
+    w.at = now;
     return w;
   }
 
@@ -99,7 +113,7 @@ export class LatencyEstimator {
 
   #seen(s: SubnetEntry, batch: number): Window | undefined {
     const w = this.#windows.get(`${s.id}@${batch}`);
-    return w && w.n >= MIN_CALLS ? w : undefined;
+    return w && w.n >= MIN_CALLS && this.now() - w.at <= STALE_MS ? w : undefined;
   }
 
   /** About the p95 of a call's time, in ms. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SortedNetError } from '../../runtime/errors.js';
 import { SortedModel, type Calibration, type ProgressEvent } from '../../runtime/index.js';
-import { LatencyEstimator, WINDOW } from '../../runtime/latency.js';
+import { LatencyEstimator, STALE_MS, WINDOW } from '../../runtime/latency.js';
 import { maxAbsDiff, randomArray, referenceForward, rng } from '../packager/fixture.js';
 import { BACKENDS, CKPT, CONFIG, LATENCY, PACKED } from './backends.js';
 
@@ -14,7 +14,7 @@ const SLOPE = { overheadMs: 0.001, msPerMac: 1e-4 };
 const CALIBRATION: Calibration = { format: 'sortednet-calibration', version: 2, latency: SLOPE, observed: {} };
 const [small, mid, big] = [manifest.subnets[0]!, manifest.subnets[5]!, manifest.subnets.at(-1)!];
 
-void describe('LatencyEstimator (p95 of recent calls per subnet, and a device level)', () => {
+void describe('LatencyEstimator (p95 of recent calls per subnet)', () => {
   void it('estimates the p95 of a subnet\'s calls, and shifts unobserved subnets by the typical ratio', () => {
     const est = new LatencyEstimator(LATENCY);
     assert.equal(est.latencyMs(big), est.base(big), 'before any call: the calibrated model');
@@ -41,9 +41,24 @@ void describe('LatencyEstimator (p95 of recent calls per subnet, and a device le
   void it('keeps the last WINDOW calls', () => {
     const est = new LatencyEstimator(LATENCY);
     for (let i = 0; i < WINDOW; i++) est.observe(mid, 1, 1);
-    for (let i = 0; i < WINDOW; i++) est.observe(mid, 1, 1.1); // a 10 % change: below the device-level step
+    for (let i = 0; i < WINDOW; i++) est.observe(mid, 1, 1.1); // the older calls have left the window
     assert.equal(est.latencyMs(mid), 1.1);
     assert.equal(est.calibration().observed[`${mid.id}@1`]!.length, WINDOW);
+  });
+
+  void it('forgets a window after STALE_MS without calls, so selection can return to a subnet once a slowdown ends', () => {
+    let clock = 0;
+    const est = new LatencyEstimator(LATENCY, undefined, true, () => clock);
+    for (let i = 0; i < WINDOW; i++) est.observe(big, 1, 4 * est.base(big)); // big ran during a 4x slowdown
+    for (let i = 0; i < WINDOW; i++, clock += 200) est.observe(small, 1, est.base(small)); // then only small, 40 s, at full speed
+    assert.ok(clock > STALE_MS);
+    assert.equal(est.source(big), 'calibration', 'the slow window no longer speaks for big');
+    assert.equal(est.latencyMs(big), est.base(big), 'big is estimated at the device speed that small sees now (1x)');
+    assert.equal(est.source(small), 'observed', 'small was called all along');
+    est.observe(big, 1, 1.1 * est.base(big));
+    assert.equal(est.source(big), 'calibration', 'one new call starts a fresh window (MIN_CALLS to count)');
+    for (let i = 0; i < 4; i++) est.observe(big, 1, 1.1 * est.base(big));
+    assert.ok(Math.abs(est.latencyMs(big) / est.base(big) - 1.1) < 1e-9, 'only the new calls count');
   });
 
   void it('round-trips through model.calibration JSON', () => {
