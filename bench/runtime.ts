@@ -115,7 +115,7 @@ async function loadTime(m: BenchModel, calibration: Calibration): Promise<Record
   for (const s of [subnets[0]!, subnets[Math.floor(subnets.length / 2)]!, subnets.at(-1)!]) {
     const runtime: number[] = [];
     const plain: number[] = [];
-    for (let i = 0; i < (QUICK ? 2 : 15); i++) {
+    for (let i = 0; i < (QUICK ? 2 : 40); i++) { // medians of 40: a small subnet loads in 1-4 ms, and single loads here vary 2x
       plain.push(await time(async () => {
         const session = await ort.InferenceSession.create(m.standalone.get(s.id)!, SESSION_OPTIONS);
         await session.run({ input: input(1) });
