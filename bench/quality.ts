@@ -12,7 +12,7 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadBrown } from '../training/data/brown.js';
 import { loadFashionMnist, type LoadOptions } from '../training/data/fashion-mnist.js';
@@ -205,7 +205,8 @@ async function main(): Promise<void> {
   let file: QualityFile | undefined;
   for (const name of asked as StudyName[]) file = await save(values.out, await run(name));
   if (file) console.log(`\n${qualityMarkdown(file)}`);
-  console.log(`results: ${values.out}, ${join(dirname(values.out), 'quality.md')}, quality.svg`);
+  const base = values.out.replace(/\.json$/i, '');
+  console.log(`results: ${values.out}, ${base}.md, ${base}.svg`);
 }
 
 main().catch((err: unknown) => {
