@@ -82,6 +82,18 @@ for (const { name, ort } of BACKENDS) {
       assert.ok(maxAbsDiff(byBudget.logits!.data as Float32Array, referenceForward(CKPT, small.levels, x, BATCH)) < 1e-4);
     });
 
+    void it('fast: every subnet built at once (concurrent builds share no encode buffer) gives its own outputs', async () => {
+      const m = await SortedModel.load(bytes, { ort, latencyModel: LATENCY, mode: 'fast', subnet: 'd1-w25' });
+      const order = [...manifest.subnets].reverse();
+      const outs = await Promise.all(order.map((s) => m.run(feeds, { subnet: s.id })));
+      order.forEach((s, i) => {
+        const d = maxAbsDiff(outs[i]!.logits!.data as Float32Array, referenceForward(CKPT, s.levels, x, BATCH));
+        assert.ok(d < 1e-4, `${s.id}: maxdiff ${d}`);
+      });
+      assert.equal(m.cachedSubnets.length, manifest.subnets.length);
+      await m.release();
+    });
+
     void it('auto picks fast when every static session fits cacheMB, lean when only the full weights fit', async () => {
       const cases: [number | undefined, 'fast' | 'lean'][] = [[undefined, 'fast'], [allStatic / MB, 'fast'], [(full + 1) / MB, 'lean'], [(full - 1) / MB, 'fast']];
       for (const [cacheMB, mode] of cases) {
