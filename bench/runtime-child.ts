@@ -4,7 +4,7 @@
  * read at steady state, after the runtime has dropped its encode buffer (sessions.ts `withScratch`).
  *
  * Run: MALLOC_MMAP_THRESHOLD_=131072 node --expose-gc --import tsx bench/runtime-child.ts <file.onnx> <fast|lean|standalone> <weightBytes>
- * Prints one JSON line: { "mode": "lean", "rssDeltaBytes": 42000000, "ratio": 1.04 }
+ * Prints one JSON line: { "mode": "lean", "rssDeltaBytes": 42000000, "anonDeltaBytes": 41300000, "fileDeltaBytes": 700000, "ratio": 1.04 }
  *
  * glibc's malloc raises its mmap threshold after a large free, so freed buffers stay resident
  * and RSS drifts by whatever the process happened to allocate last. The fixed threshold above
@@ -64,4 +64,4 @@ const held = await load();
 await new Promise((r) => setTimeout(r, SCRATCH_IDLE_MS + 100));
 const after = await settle();
 const d = { rss: after.rss - before.rss, anon: after.anon - before.anon, file: after.file - before.file };
-console.log(JSON.stringify({ mode, rssDeltaBytes: d.rss, anonDeltaBytes: d.anon, fileDeltaBytes: d.file, ratio: d.rss / Number(weightBytes), anonRatio: d.anon / Number(weightBytes), held: held.keep !== undefined }));
+console.log(JSON.stringify({ mode, rssDeltaBytes: d.rss, anonDeltaBytes: d.anon, fileDeltaBytes: d.file, ratio: d.rss / Number(weightBytes), held: held.keep !== undefined }));

@@ -46,43 +46,49 @@ export const STALE_MS = 30_000;
 
 /**
  * The last WINDOW call times of one subnet at one batch size, in a ring (`xs`, next write at
- * `added % WINDOW`) and sorted (the first `n` of `sorted`), in typed arrays: no allocation per call.
+ * `added % WINDOW`) and sorted (the first `count(w)` of `sorted`), in typed arrays: no
+ * allocation per call.
  */
 interface Window {
   xs: Float64Array;
   sorted: Float64Array;
-  n: number;
   /** Samples ever added. */
   added: number;
   /** When the latest was added (the estimator's clock). */
   at: number;
 }
 
-/** Insert `x` into the sorted part, or (del) remove one copy of it. */
-function place(w: Window, x: number, del = false): void {
-  const s = w.sorted;
-  let [lo, hi] = [0, w.n];
+/** Samples held. */
+const count = (w: Window): number => Math.min(w.added, WINDOW);
+
+/** Index of the first of the `n` sorted samples that is not below `x`. */
+function search(s: Float64Array, n: number, x: number): number {
+  let [lo, hi] = [0, n];
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (s[mid]! < x) lo = mid + 1;
     else hi = mid;
   }
-  if (del) s.copyWithin(lo, lo + 1, w.n--);
-  else {
-    s.copyWithin(lo + 1, lo, w.n++);
-    s[lo] = x;
-  }
+  return lo;
 }
 
+/** Add `x`, dropping the oldest sample when the window is full. */
 function add(w: Window, x: number): void {
+  const s = w.sorted;
+  let n = count(w);
   const i = w.added++ % WINDOW;
-  if (w.n === WINDOW) place(w, w.xs[i]!, true);
+  if (n === WINDOW) {
+    const old = search(s, n, w.xs[i]!);
+    s.copyWithin(old, old + 1, n--);
+  }
+  const at = search(s, n, x);
+  s.copyWithin(at + 1, at, n);
+  s[at] = x;
   w.xs[i] = x;
-  place(w, x);
 }
 
 /** The q-quantile: the smallest sample with at least q of the samples at or below it. */
-const quantile = (w: Window, q: number): number => w.sorted[Math.max(0, Math.ceil(q * w.n) - 1)]!;
+const quantile = (w: Window, q: number): number => w.sorted[Math.max(0, Math.ceil(q * count(w)) - 1)]!;
 
 export class LatencyEstimator {
   readonly #windows = new Map<string, Window>();
@@ -101,7 +107,7 @@ export class LatencyEstimator {
   #window(key: string): Window {
     let w = this.#windows.get(key);
     const now = this.now();
-    if (!w || now - w.at > STALE_MS) this.#windows.set(key, (w = { xs: new Float64Array(WINDOW), sorted: new Float64Array(WINDOW), n: 0, added: 0, at: now }));
+    if (!w || now - w.at > STALE_MS) this.#windows.set(key, (w = { xs: new Float64Array(WINDOW), sorted: new Float64Array(WINDOW), added: 0, at: now }));
     w.at = now;
     return w;
   }
@@ -113,7 +119,7 @@ export class LatencyEstimator {
 
   #seen(s: SubnetEntry, batch: number): Window | undefined {
     const w = this.#windows.get(`${s.id}@${batch}`);
-    return w && w.n >= MIN_CALLS && this.now() - w.at <= STALE_MS ? w : undefined;
+    return w && count(w) >= MIN_CALLS && this.now() - w.at <= STALE_MS ? w : undefined;
   }
 
   /** About the p95 of a call's time, in ms. */
@@ -131,12 +137,12 @@ export class LatencyEstimator {
     if (!this.learn || !(ms > 0 && ms < Infinity)) return;
     const w = this.#window(`${s.id}@${batch}`);
     add(w, ms);
-    if (w.n >= MIN_CALLS) this.#ratio = quantile(w, 0.95) / this.base(s, batch);
+    if (count(w) >= MIN_CALLS) this.#ratio = quantile(w, 0.95) / this.base(s, batch);
   }
 
   calibration(): Calibration {
     const observed: Record<string, number[]> = {};
-    for (const [key, w] of this.#windows) observed[key] = Array.from(w.xs.subarray(0, w.n), (x) => Number(x.toPrecision(4)));
+    for (const [key, w] of this.#windows) observed[key] = Array.from(w.xs.subarray(0, count(w)), (x) => Number(x.toPrecision(4)));
     return { format: 'sortednet-calibration', version: 2, latency: { ...this.model }, observed };
   }
 }

@@ -191,8 +191,8 @@ export class Engines {
   }
 
   /** A session on the model `build` encodes (into the scratch buffer: ORT has copied it once create resolves). */
-  async #session(build: (into: (n: number) => Uint8Array) => Uint8Array, end: number, defaults: Record<string, unknown> = {}): Promise<OrtSessionLike> {
-    const options = { ...defaults, ...this.#opts.sessionOptions };
+  async #session(build: (into: (n: number) => Uint8Array) => Uint8Array, end: number): Promise<OrtSessionLike> {
+    const options = { ...(this.mode === 'lean' ? LEAN_SESSION : {}), ...this.#opts.sessionOptions };
     const session = await withScratch((into) => this.#ort.InferenceSession.create(build(into), options));
     try {
       await this.#bytes.verified(end); // hashing ran alongside session creation
@@ -208,7 +208,7 @@ export class Engines {
     this.#statics.set(s.id, e);
     this.#track(e, async () => {
       const bytes = await this.#bytes.upTo(s.prefixBytes);
-      return this.#session((into) => subnetModel(this.#bytes.manifest, bytes, s.id, this.#bytes.name, true, into), s.prefixBytes, this.mode === 'lean' ? LEAN_SESSION : {});
+      return this.#session((into) => subnetModel(this.#bytes.manifest, bytes, s.id, this.#bytes.name, true, into), s.prefixBytes);
     }, () => this.#statics.get(s.id) === e && this.#statics.delete(s.id));
     if (!temporary) this.#evict(s.id);
     return e;
@@ -224,7 +224,7 @@ export class Engines {
       const sw = (e.sw = GRAPHS[m.arch]!.switchGraph!(m));
       const tensors = new Map(sw.consts);
       for (const name of sw.graph.initializers) if (!tensors.has(name)) tensors.set(name, tensorBytes(m, name, bytes, this.#bytes.name));
-      const session = await this.#session((into) => encodeModel(sw.graph, tensors, { opset: m.opset, metadata: [] }, into), end, LEAN_SESSION);
+      const session = await this.#session((into) => encodeModel(sw.graph, tensors, { opset: m.opset, metadata: [] }, into), end);
       for (const t of [...this.#statics.values()].filter((x) => x.temporary)) void this.#drop(t);
       // The pinned statics are built now, so the file's bytes can go: every other subnet runs on the switch.
       const pinned = [...this.#pinned].map((p) => (this.#statics.get(p.id) ?? this.#addStatic(p, false)).session);
