@@ -245,7 +245,7 @@ export async function runCnnStudy(o: CnnStudyOptions): Promise<Study> {
         notes.push(`${subnetId(l)}: no exact alone twin (round(w·C)·2^s differs from round(w·C·2^s) at some stage); skipped`);
         return null;
       }
-      return cnnRun(o, twin, `${o.name} alone ${subnetId(l)}`);
+      return cnnRun(o, { ...twin, distill: 0 }, `${o.name} alone ${subnetId(l)}`); // one subnet: nothing to distill into
     },
     extraTargets: () => [
       ...(o.name === 'cnn' ? [target('full CNN ≥ 92.5% test accuracy on Fashion-MNIST', 'min', 0.925, full.metrics.accuracy ?? null, full.id)] : []),
