@@ -25,7 +25,7 @@ const CMD = 'sortednet train';
 const FLAG_OF: Record<keyof GptTrainConfig, string> = {
   context: '--context', dModel: '--d-model', layers: '--layers', heads: '--heads', ffnHidden: '--ffn-hidden', vocabSize: '--vocab-size',
   depths: '--depths', headLevels: '--head-levels', ffnLevels: '--ffn-levels', steps: '--steps', batch: '--batch', lr: '--lr',
-  lrMinFraction: '--lr-min', warmupSteps: '--warmup', groups: '--groups', sampling: '--sampling', evalTokens: '--eval-tokens',
+  lrMinFraction: '--lr-min', warmupSteps: '--warmup', groups: '--groups', sampling: '--sampling', exitWeights: '--exit-weights', evalTokens: '--eval-tokens',
   seed: '--seed', backend: '--backend', ...SCHEME_FLAG_OF,
 };
 
@@ -33,7 +33,7 @@ const OPTIONS: OptionSpec = {
   arch: { type: 'string' }, context: { type: 'string' }, 'd-model': { type: 'string' }, layers: { type: 'string' }, heads: { type: 'string' },
   'ffn-hidden': { type: 'string' }, 'vocab-size': { type: 'string' }, depths: { type: 'string' }, 'head-levels': { type: 'string' },
   'ffn-levels': { type: 'string' }, steps: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, 'lr-min': { type: 'string' },
-  warmup: { type: 'string' }, groups: { type: 'string' }, sampling: { type: 'string' }, 'eval-tokens': { type: 'string' }, seed: { type: 'string' },
+  warmup: { type: 'string' }, groups: { type: 'string' }, sampling: { type: 'string' }, 'exit-weights': { type: 'string' }, 'eval-tokens': { type: 'string' }, seed: { type: 'string' },
   data: { type: 'string' }, 'limit-docs': { type: 'string' }, backend: { type: 'string' }, out: { type: 'string', short: 'o' },
   quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' }, ...SCHEME_OPTIONS,
 };
@@ -61,6 +61,8 @@ Optimisation:
                           subnets per step under uniform and sandwich
   --sampling MODE         all-exits (every depth of each group, one pass) |        (default ${D.sampling})
                           uniform | sandwich (largest + smallest + random)
+  --exit-weights LIST     loss weight per depth level, e.g. 2,1.5,1,1 favours      (default equal)
+                          the shallow exits
   --seed N                seed for weights, windows and sampling                   (default ${D.seed})
 
 ${schemeHelp(26, 83)}
@@ -95,7 +97,7 @@ export async function gptTrainCommand(argv: string[]): Promise<void> {
     context: int('context'), dModel: int('d-model'), layers: int('layers'), heads: int('heads'), ffnHidden: int('ffn-hidden'), vocabSize: int('vocab-size'),
     depths: listFlag(CMD, 'depths', str(v, 'depths')), headLevels: listFlag(CMD, 'head-levels', str(v, 'head-levels')), ffnLevels: listFlag(CMD, 'ffn-levels', str(v, 'ffn-levels')),
     steps: int('steps'), batch: int('batch'), lr: numberFlag(CMD, 'lr', str(v, 'lr')), lrMinFraction: numberFlag(CMD, 'lr-min', str(v, 'lr-min')),
-    warmupSteps: int('warmup'), groups: int('groups'), sampling: choiceFlag(CMD, 'sampling', str(v, 'sampling'), SAMPLINGS),
+    warmupSteps: int('warmup'), groups: int('groups'), sampling: choiceFlag(CMD, 'sampling', str(v, 'sampling'), SAMPLINGS), exitWeights: listFlag(CMD, 'exit-weights', str(v, 'exit-weights')),
     evalTokens: int('eval-tokens'), seed: int('seed'), backend: choiceFlag(CMD, 'backend', str(v, 'backend'), BACKEND_CHOICES),
     ...schemeFlags(CMD, v),
   };

@@ -74,6 +74,7 @@ export function lmStep(model: SortedGpt, optimizer: tf.Optimizer, batch: LmBatch
       passes,
       scale: 1,
       distill: opts.distill && { ...opts.distill, teacher: { depth: model.depth, heads: model.config.heads, ffn: 1 } },
+      depthWeight: opts.depthWeight,
     }, applyTo(optimizer));
   });
 }

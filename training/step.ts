@@ -30,6 +30,8 @@ export interface Batch {
 export interface StepOptions {
   /** In-place distillation from the full subnet (weight α, temperature T). @defaultValue off */
   distill?: { alpha: number; temperature: number };
+  /** Weight of a subnet's loss by its depth (the GPT's `exitWeights`). @defaultValue 1 for every depth */
+  depthWeight?: (depth: number) => number;
 }
 
 /** Batch tensors: x [n, inputSize] and one-hot targets [n, classes]. */

@@ -71,6 +71,11 @@ export interface GptTrainConfig extends SchemeConfig {
    * subnets. @defaultValue 'all-exits'
    */
   sampling: Sampling;
+  /**
+   * Weight of each depth exit's loss, aligned with `depths` (e.g. [2, 1.5, 1, 1] favours the
+   * shallow exits); empty means 1 for every exit, Sorted LLaMA's plain sum. @defaultValue []
+   */
+  exitWeights: number[];
   /** Held-out tokens for the final perplexity (from the start of the held-out split). @defaultValue 32768 */
   evalTokens: number;
   /** @defaultValue 0 */
@@ -92,6 +97,7 @@ export const DEFAULT_GPT_TRAIN: Readonly<GptTrainConfig> = Object.freeze({
   warmupSteps: 100,
   groups: 1,
   sampling: 'all-exits',
+  exitWeights: [],
   evalTokens: 32768,
   seed: 0,
   backend: 'auto',
@@ -119,6 +125,9 @@ export function resolveGptConfig(partial: Partial<GptTrainConfig>, file = '<api>
   if (!ascending(c.depths) || !c.depths.every(Number.isInteger) || c.depths[0]! < 1 || c.depths.at(-1) !== c.layers) fail('depths', `use ascending block counts ending in layers (${c.layers}), e.g. 1,2,${c.layers}`);
   if (!ascending(c.headLevels) || !c.headLevels.every(Number.isInteger) || c.headLevels[0]! < 1 || c.headLevels.at(-1) !== c.heads) fail('headLevels', `use ascending head counts ending in heads (${c.heads}), e.g. 1,${c.heads}`);
   if (!ascending(c.ffnLevels) || c.ffnLevels[0]! <= 0 || c.ffnLevels.at(-1) !== 1) fail('ffnLevels', 'use ascending fractions in (0, 1] ending in 1, e.g. 0.25,0.5,1');
+  if (!Array.isArray(c.exitWeights) || (c.exitWeights.length > 0 && c.exitWeights.length !== c.depths.length) || !c.exitWeights.every((w) => typeof w === 'number' && w > 0 && Number.isFinite(w))) {
+    fail('exitWeights', `use one positive weight per depth level (${c.depths.length}: ${c.depths.join(', ')}), or none for equal weights`);
+  }
   checkScheme(c, fail);
   return c;
 }
@@ -210,6 +219,7 @@ export async function trainGpt(options: GptTrainOptions = {}): Promise<GptTrainR
   const adam = { beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: config.weightDecay };
   const optimizer = new AdamW({ lr: config.lr, ...adam });
   const distill = config.distill > 0 ? { alpha: config.distill, temperature: config.distillTemperature } : undefined;
+  const depthWeight = config.exitWeights.length ? (depth: number) => config.exitWeights[config.depths.indexOf(depth)]! : undefined;
   const parts: TrainingParts = {
     optimizer, variables: model.variables(), names: model.names(), rng,
     data: { train: trainTokens.length, sha256: session.resumed || config.checkpointEvery ? sha256Of(trainTokens) : '' },
@@ -228,7 +238,7 @@ export async function trainGpt(options: GptTrainOptions = {}): Promise<GptTrainR
       const lr = lrAt(step, config.steps, config);
       optimizer.learningRate = lr;
       const plan = planStep(dims, config.groups, config.sampling, rng);
-      const hard = lmStep(model, optimizer, sampleWindows(trainTokens, config.batch, config.context, rng), plan.passes, { distill });
+      const hard = lmStep(model, optimizer, sampleWindows(trainTokens, config.batch, config.context, rng), plan.passes, { distill, depthWeight });
       const loss = hard.reduce((a, b) => a + b, 0) / hard.length;
       checkLoss(loss, step, config.lr);
       losses.push(loss);
@@ -247,9 +257,10 @@ export async function trainGpt(options: GptTrainOptions = {}): Promise<GptTrainR
       spec: spec(subnets, {
         ...config,
         backendUsed: backend,
-        objective: config.sampling === 'all-exits'
+        objective: (config.sampling === 'all-exits'
           ? 'all-exits: sum over depth levels of the mean token cross-entropy, per sampled (heads, ffn) group'
-          : `${config.sampling}: sum over the sampled subnets of the mean token cross-entropy`,
+          : `${config.sampling}: sum over the sampled subnets of the mean token cross-entropy`)
+          + (config.exitWeights.length ? `, weighted by depth (${config.depths.map((d, i) => `d${d} ${config.exitWeights[i]}`).join(', ')})` : ''),
         optimizer: { name: config.weightDecay > 0 ? 'adamw' : 'adam', ...adam },
         lrSchedule: 'linear warm-up then cosine decay',
         trainTokensSeen: config.steps * config.batch * config.context,

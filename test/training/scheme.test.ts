@@ -216,3 +216,37 @@ void test('scheme config: closed vocabularies and ranges, checked in every loop'
   assert.equal(resolveConfig({ sampling: 'all-exits', groups: 1 }).sampling, 'all-exits');
   assert.deepEqual(latticeOf({ depth: [1], width: [1] }).map(subnetId), ['d1-w100']);
 });
+
+void test('GPT exit weights: each depth exit\'s loss is scaled by its weight (weight 2 everywhere doubles the gradient); bad weights are rejected', () => {
+  const text = readFileSync(new URL('../fixtures/lm-tiny.txt', import.meta.url), 'utf8');
+  const tok = trainBpe(text, { vocabSize: 280 });
+  const tokens = Int32Array.from(compile(tok).encode(text));
+  const batch = sampleWindows(tokens, 2, 8, new Rng(7));
+  const passes = [{ levels: { heads: 2, ffn: 1 }, depths: [1, 2] }];
+  const gpt = SortedGpt.init({ vocabSize: tok.vocabSize, context: 8, dModel: 16, layers: 2, heads: 2, ffnHidden: 32 }, new Rng(3));
+  // The step's gradients, read by an optimizer that applies nothing (so every call starts alike).
+  const delta = (depthWeight?: (d: number) => number): Float32Array[] => {
+    let out: Float32Array[] = [];
+    const before = tf.memory().numTensors;
+    const reader = { applyGradients: (grads: { tensor?: tf.Tensor }[]) => void (out = grads.map((g) => Float32Array.from(g.tensor?.dataSync() ?? []))) };
+    lmStep(gpt, reader as unknown as tf.Optimizer, batch, passes, { depthWeight });
+    assert.equal(tf.memory().numTensors, before, 'a weighted step leaves no tensors behind');
+    return out;
+  };
+  lmStep(gpt, { applyGradients: () => undefined } as unknown as tf.Optimizer, batch, passes); // first call at this length caches the causal mask (gpt-ops.ts)
+  const plain = delta();
+  const ones = delta(() => 1);
+  const twice = delta(() => 2);
+  const shallow = delta((d) => (d === 1 ? 3 : 1));
+  for (let i = 0; i < plain.length; i++) {
+    assert.deepEqual(ones[i], plain[i], 'weight 1 is the plain sum');
+    assert.ok(maxAbsDiff(twice[i]!, plain[i]!.map((x) => 2 * x)) < 1e-5, 'weight 2 on every exit doubles the gradient');
+  }
+  assert.ok(shallow.some((d, i) => maxAbsDiff(d, plain[i]!) > 1e-6), 'weighting one exit changes the step');
+  gpt.dispose();
+  const isField = (e: unknown) => e instanceof SortedNetError && e.field === 'exitWeights';
+  assert.throws(() => resolveGptConfig({ exitWeights: [1, 2] }), isField, 'one weight per depth level (4 by default)');
+  assert.throws(() => resolveGptConfig({ exitWeights: [1, 1, 0, 1] }), isField, 'weights are positive');
+  assert.deepEqual(resolveGptConfig({ exitWeights: [2, 1.5, 1, 1] }).exitWeights, [2, 1.5, 1, 1]);
+  assert.deepEqual(resolveGptConfig({}).exitWeights, []);
+});

@@ -40,6 +40,8 @@ export interface StepObjective {
   /** Multiplies the summed subnet losses: 1 / subnets for a mean, 1 for a sum. */
   scale: number;
   distill?: DistillOptions;
+  /** Weight of a subnet's loss by its depth (e.g. to favour shallow exits). @defaultValue 1 for every depth */
+  depthWeight?: (depth: number) => number;
 }
 
 const sameLevels = (a: Levels, b: Levels): boolean => {
@@ -81,7 +83,9 @@ export function sortedStep(o: StepObjective, apply: (grads: VariableGradients) =
           const h = o.hardLoss(logits[i]!);
           hards.push(h);
           const isTeacher = d !== undefined && sameLevels({ depth, ...pass.levels }, d.teacher);
-          losses.push(targets && !isTeacher ? distilled(h, logits[i]!, targets, d!.alpha) : h);
+          const loss = targets && !isTeacher ? distilled(h, logits[i]!, targets, d!.alpha) : h;
+          const w = o.depthWeight?.(depth) ?? 1;
+          losses.push(w === 1 ? loss : tf.mul(loss, w));
         });
       }
       // Kept: the gradient scope disposes everything but the loss.
