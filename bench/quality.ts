@@ -69,7 +69,8 @@ LM (GPT on the Brown corpus, depth nested, all-exits loss):
   --lm-batch N            (default 16)      --lm-eval-tokens N (default 32768)
   --lm-docs N             first N Brown files of each split (default all)
   --lm-twins all|IDS      (default all)
-  --lm-exit-weights LIST  loss weight per depth exit of the sorted run, e.g. 2,1.5,1,1 (default equal)
+  --lm-exit-weights LIST  loss weight per depth exit of the sorted run, or equal     (default 2,1.5,1.25,1
+                          (the plain sum of Sorted LLaMA)                           with 4 layers, else equal)
   --lm-distill A          in-place distillation weight of the shallower exits, from the deepest
                           exit's detached outputs (default 0: off)
 `;
@@ -111,7 +112,7 @@ const { values } = parseArgs({
     'lm-docs': { type: 'string' },
     'lm-twins': { type: 'string', default: 'all' },
     'lm-distill': { type: 'string', default: '0' },
-    'lm-exit-weights': { type: 'string', default: '' },
+    'lm-exit-weights': { type: 'string' },
     report: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -193,7 +194,7 @@ async function run(name: StudyName): Promise<Study> {
   return runLmStudy({
     data, twins: twins(values['lm-twins']),
     config: { steps: need('lm-steps'), layers: need('lm-layers'), dModel: need('lm-d-model'), heads: need('lm-heads'), ffnHidden: need('lm-ffn'), context: need('lm-context'), batch: need('lm-batch'), evalTokens: need('lm-eval-tokens'), distill: numberFlag('bench/quality.ts', 'lm-distill', values['lm-distill'])!, seed },
-    exitWeights: values['lm-exit-weights'] ? list('lm-exit-weights') : [],
+    exitWeights: values['lm-exit-weights'] === 'equal' ? [] : values['lm-exit-weights'] !== undefined ? list('lm-exit-weights') : need('lm-layers') === 4 ? [2, 1.5, 1.25, 1] : [],
   });
 }
 
