@@ -15,6 +15,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { numberFlag } from '../training/cli-args.js';
+import type { Sampling } from '../training/config.js';
 import { loadBrown } from '../training/data/brown.js';
 import { loadFashionMnist, type LoadOptions } from '../training/data/fashion-mnist.js';
 import { qualityMarkdown, qualitySvg } from './quality-report.js';
@@ -55,6 +56,8 @@ CNN (trainCnn defaults otherwise: 2 stages, stem stride 2, Adam 0.003, 3 subnets
   --cnn-twins all|IDS     (default d4-w100,d1-w25,d2-w50,d3-w75,d1-w100,d4-w25)
   --cnn-distill A         in-place distillation weight of the other subnets, from the full
                           subnet's detached outputs (default 0: off; twins never distill)
+  --cnn-sampling MODE     sandwich | sandwich-exits | uniform | all-exits   (default sandwich)
+  --cnn-groups N          subnets per step (width groups under all-exits)  (default 3)
 
 CNN with 160+ subnets (only the full network also trains alone, for the time ratio):
   --cnn160-channels N     (default 31: the second stage has 62 channels)
@@ -97,6 +100,8 @@ const { values } = parseArgs({
     'cnn-epochs': { type: 'string', default: '1' },
     'cnn-twins': { type: 'string', default: 'd4-w100,d1-w25,d2-w50,d3-w75,d1-w100,d4-w25' },
     'cnn-distill': { type: 'string', default: '0' },
+    'cnn-sampling': { type: 'string', default: 'sandwich' },
+    'cnn-groups': { type: 'string', default: '3' },
     'cnn160-channels': { type: 'string', default: '31' },
     'cnn160-depths': { type: 'string', default: '1,2,3,4' },
     'cnn160-widths': { type: 'string', default: '40' },
@@ -183,7 +188,7 @@ async function run(name: StudyName): Promise<Study> {
   }
   if (name === 'cnn') {
     const depths = list('cnn-depths');
-    return runCnnStudy({ name, evalBatch: 250, data: await fashion({}), twins: twins(values['cnn-twins']), config: { channels: need('cnn-channels'), depths, blocks: Math.max(...depths), widths: list('cnn-widths'), epochs: epochs ?? need('cnn-epochs'), distill: numberFlag('bench/quality.ts', 'cnn-distill', values['cnn-distill'])!, seed } });
+    return runCnnStudy({ name, evalBatch: 250, data: await fashion({}), twins: twins(values['cnn-twins']), config: { channels: need('cnn-channels'), depths, blocks: Math.max(...depths), widths: list('cnn-widths'), epochs: epochs ?? need('cnn-epochs'), distill: numberFlag('bench/quality.ts', 'cnn-distill', values['cnn-distill'])!, sampling: values['cnn-sampling'] as Sampling, groups: need('cnn-groups'), seed } });
   }
   if (name === 'cnn160') {
     const depths = list('cnn160-depths');

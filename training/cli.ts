@@ -74,6 +74,8 @@ Optimisation:
   --groups N           subnets per step (g), or widths under all-exits    (default ${D.groups})
   --sampling MODE      uniform | sandwich (largest + smallest + random)   (default ${D.sampling})
                        | all-exits (every depth of g widths, one pass each)
+                       | sandwich-exits (largest + every depth of the narrowest
+                         width, one pass + g - 2 random)
   --reduce MODE        combine subnet losses: mean | sum                  (default ${D.reduce})
   --seed N             seed for weights, batches and sampling             (default ${D.seed})
 

@@ -55,6 +55,19 @@ void test('step plans: all-exits trains every depth of g widths in one pass each
   assert.equal(new Set(sandwich.passes.map((p) => p.levels.width)).size, sandwich.passes.length);
   const uniform = planStep(dims, 3, 'uniform', rng);
   assert.equal(new Set(uniform.subnets.map(subnetId)).size, 3);
+  // sandwich-exits: the largest, every depth of the narrowest width in one pass, g - 2 others.
+  const drawn = new Set<string>();
+  for (let i = 0; i < 60; i++) {
+    const se = planStep(dims, 3, 'sandwich-exits', rng);
+    assert.deepEqual(se.subnets.slice(0, 4).map(subnetId), ['d3-w100', 'd1-w25', 'd2-w25', 'd3-w25']);
+    assert.equal(se.subnets.length, 5);
+    assert.deepEqual(se.passes[1], { levels: { width: 0.25 }, depths: [1, 2, 3] });
+    const other = subnetId(se.subnets[4]!);
+    assert.ok(!['d3-w100', 'd1-w25', 'd2-w25', 'd3-w25'].includes(other), other);
+    drawn.add(other);
+  }
+  assert.equal(drawn.size, 9 - 4, 'every other subnet gets drawn');
+  assert.deepEqual(planStep({ width: [0.5, 1] }, 3, 'sandwich-exits', rng).subnets, [{ width: 1 }, { width: 0.5 }], 'no depth dim: plain sandwich');
   // Same seed, same plans.
   const a = new Rng(9), b = new Rng(9);
   for (let i = 0; i < 10; i++) assert.deepEqual(planStep(dims, 2, 'all-exits', a), planStep(dims, 2, 'all-exits', b));

@@ -5,6 +5,10 @@
  * - `sandwich`: the largest and the smallest subnet every step, the other g - 2 at random.
  * - `all-exits`: g distinct width groups at random (one level per dim other than depth); each
  *   trains every depth exit from one forward pass (Sorted LLaMA).
+ * - `sandwich-exits`: sandwich where the smallest end is every depth exit of the smallest width
+ *   group, from one pass: the largest subnet, the smallest width at each depth, and g - 2 others
+ *   at random. The narrowest subnets' deeper layers train every step for about the price of one
+ *   narrow pass (with depth the only dim besides width, no other cost).
  *
  * Subnets that share their non-depth levels share a pass: the model runs once at that width
  * and applies the head after each depth that trains (`forwardDepths`).
@@ -18,8 +22,8 @@
 import type { Rng } from '../rng.js';
 import { latticeOf, type Dim, type Levels } from '../spec.js';
 
-export type Sampling = 'uniform' | 'sandwich' | 'all-exits';
-export const SAMPLINGS: readonly Sampling[] = ['uniform', 'sandwich', 'all-exits'];
+export type Sampling = 'uniform' | 'sandwich' | 'all-exits' | 'sandwich-exits';
+export const SAMPLINGS: readonly Sampling[] = ['uniform', 'sandwich', 'all-exits', 'sandwich-exits'];
 
 /** One forward pass of a step: the levels of every dim but depth, and the depth exits that train. */
 export interface Pass {
@@ -64,6 +68,15 @@ export function passesOf(subnets: readonly Levels[]): Pass[] {
  * `sampleSubnets` does, so a seeded run repeats.
  */
 export function planStep(dims: Partial<Record<Dim, number[]>>, g: number, sampling: Sampling, rng: Rng): StepPlan {
+  if (sampling === 'sandwich-exits') {
+    const lattice = latticeOf(dims);
+    const narrow = groupKey(lattice[0]!);
+    const ends = [lattice.at(-1)!, ...lattice.filter((s) => groupKey(s) === narrow)];
+    const rest = lattice.filter((s) => !ends.includes(s));
+    const picked = rng.choose(rest.length, Math.min(Math.max(0, g - 2), rest.length)).map((i) => rest[i]!);
+    const subnets = [...new Set([...ends, ...picked])];
+    return { subnets, passes: passesOf(subnets) };
+  }
   if (sampling !== 'all-exits') {
     const subnets = sampleSubnets(latticeOf(dims), g, sampling, rng);
     return { subnets, passes: passesOf(subnets) };
