@@ -68,31 +68,48 @@ export function applyTo(optimizer: tf.Optimizer): (grads: VariableGradients) => 
 export function sortedStep(o: StepObjective, apply: (grads: VariableGradients) => void): number[] {
   return tf.tidy(() => {
     const d = o.distill && o.distill.alpha > 0 ? o.distill : undefined;
-    // Outside the gradient function: the teacher's logits are data for this step.
-    const targets = d ? softTargets(tf.tidy(() => {
+    const isTeacher = (pass: Pass, depth: number): boolean => d !== undefined && sameLevels({ depth, ...pass.levels }, d.teacher);
+    // When the teacher trains this step (sandwich: always), its own pass gives the soft targets:
+    // they only enter the KL's custom gradient as constants, so no gradient reaches them, and the
+    // step saves a forward pass of the largest subnet. Otherwise the teacher runs first, outside
+    // the gradient function.
+    const inPlan = o.passes.some((p) => p.depths.some((depth) => isTeacher(p, depth)));
+    let targets = d && !inPlan ? softTargets(tf.tidy(() => {
       const { depth, ...levels } = d.teacher;
       return o.forward(levels, [depth!])[0]!;
     }), d.temperature) : undefined;
     let hard: tf.Tensor | undefined;
     const { grads } = tf.variableGrads(() => {
       const losses: tf.Scalar[] = [];
-      const hards: tf.Scalar[] = [];
-      for (const pass of o.passes) {
+      const hards: tf.Scalar[][] = o.passes.map(() => []);
+      // The teacher's pass first (under sandwich it is first already), each pass's losses after its forward.
+      const first = o.passes.findIndex((p) => p.depths.some((depth) => isTeacher(p, depth)));
+      const order = o.passes.map((_, k) => k);
+      if (first > 0) order.unshift(...order.splice(first, 1));
+      for (const k of order) {
+        const pass = o.passes[k]!;
         const logits = o.forward(pass.levels, pass.depths);
         pass.depths.forEach((depth, i) => {
+          if (!isTeacher(pass, depth)) return;
+          // Kept: the KL's backward reads them after the forward scope ends (disposed below).
+          targets = softTargets(logits[i]!, d!.temperature);
+          tf.keep(targets.probs);
+          tf.keep(targets.plogp);
+        });
+        pass.depths.forEach((depth, i) => {
           const h = o.hardLoss(logits[i]!);
-          hards.push(h);
-          const isTeacher = d !== undefined && sameLevels({ depth, ...pass.levels }, d.teacher);
-          const loss = targets && !isTeacher ? distilled(h, logits[i]!, targets, d!.alpha) : h;
+          hards[k]!.push(h);
+          const loss = targets && !isTeacher(pass, depth) ? distilled(h, logits[i]!, targets, d!.alpha) : h;
           const w = o.depthWeight?.(depth) ?? 1;
           losses.push(w === 1 ? loss : tf.mul(loss, w));
         });
       }
       // Kept: the gradient scope disposes everything but the loss.
-      hard = tf.keep(tf.stack(hards));
+      hard = tf.keep(tf.stack(hards.flat()));
       return scaledSum(losses, o.scale);
     }, o.variables);
     apply(o.variables.map((v) => ({ name: v.name, tensor: grads[v.name] })));
+    if (inPlan && targets) tf.dispose([targets.probs, targets.plogp]);
     const values = Array.from(hard!.dataSync());
     hard!.dispose();
     return values;
