@@ -10,6 +10,7 @@
  */
 import { cpus, loadavg } from 'node:os';
 import type { Dataset } from '../training/data/fashion-mnist.js';
+import type { Sampling } from '../training/config.js';
 import { readCheckpoint } from '../training/checkpoint.js';
 import { evaluateCnn } from '../training/cnn-eval.js';
 import { train } from '../training/loop.js';
@@ -153,10 +154,12 @@ export interface MlpStudyOptions {
    * seconds) instead of training it; hidden, depths, widths, epochs and seed then come from it.
    */
   checkpoint?: string;
+  /** The sorted run's sampling, subnets per step and distillation weight (twins train one subnet, undistilled). @defaultValue train()'s */
+  scheme?: { sampling?: Sampling; groups?: number; distill?: number };
 }
 
-async function mlpRun(o: MlpStudyOptions, hidden: number, depths: number[], widths: number[], label: string): Promise<Run> {
-  const r = await train({ data: o.data, hidden, depths, widths, epochs: o.epochs, seed: o.seed, evalEachEpoch: false, backend: 'wasm', onProgress: progress(label) });
+async function mlpRun(o: MlpStudyOptions, hidden: number, depths: number[], widths: number[], label: string, scheme: MlpStudyOptions['scheme'] = {}): Promise<Run> {
+  const r = await train({ data: o.data, hidden, depths, widths, epochs: o.epochs, seed: o.seed, evalEachEpoch: false, backend: 'wasm', onProgress: progress(label), ...scheme });
   const { training, data } = r.checkpoint.spec;
   return { subnets: r.subnets, seconds: training.seconds as number, config: training, data: data ?? {}, backend: r.backend };
 }
@@ -182,7 +185,7 @@ export async function runMlpStudy(options: MlpStudyOptions): Promise<Study> {
     ({ run: sorted, o } = await mlpFromCheckpoint(options, options.checkpoint));
     notes.push(`the sorted side is the checkpoint ${options.checkpoint} (seed ${o.seed}, evalEachEpoch ${String(sorted.config.evalEachEpoch)}), trained earlier on this machine: its seconds were not measured side by side with the twins`);
   } else {
-    sorted = await mlpRun(o, o.hidden, o.depths, o.widths, `${o.name} sorted`);
+    sorted = await mlpRun(o, o.hidden, o.depths, o.widths, `${o.name} sorted`, o.scheme);
   }
   return compare({
     name: o.name, metric: 'accuracy', sorted, lattice: latticeOf({ depth: o.depths, width: o.widths }), twins: o.twins, epochs: o.epochs, notes, sideBySide: !options.checkpoint,

@@ -44,6 +44,8 @@ MLP:
   --mlp-hidden N          (default 512)     --mlp-depths LIST  (default 1,2,3)
   --mlp-widths LIST       (default 0.25,0.5,0.75,1)
   --mlp-epochs N          (default 3)       --mlp-twins all|IDS (default all)
+  --mlp-sampling MODE     (default sandwich) --mlp-groups N    (default 4)
+  --mlp-distill A         in-place distillation weight, as --cnn-distill   (default 0)
 
 MLP, 10 epochs (mlp10): the sorted side is an existing checkpoint, which fixes the config:
   --mlp10-checkpoint FILE (default model.safetensors, from npm run train:fmnist)
@@ -99,6 +101,9 @@ const { values } = parseArgs({
     'cnn-widths': { type: 'string', default: '0.25,0.5,0.75,1' },
     'cnn-epochs': { type: 'string', default: '1' },
     'cnn-twins': { type: 'string', default: 'd4-w100,d1-w25,d2-w50,d3-w75,d1-w100,d4-w25' },
+    'mlp-sampling': { type: 'string', default: 'sandwich' },
+    'mlp-groups': { type: 'string', default: '4' },
+    'mlp-distill': { type: 'string', default: '0' },
     'cnn-distill': { type: 'string', default: '0' },
     'cnn-sampling': { type: 'string', default: 'sandwich' },
     'cnn-groups': { type: 'string', default: '3' },
@@ -184,7 +189,8 @@ async function run(name: StudyName): Promise<Study> {
   if (name === 'mlp' || name === 'mlp10') {
     const checkpoint = name === 'mlp10' ? values['mlp10-checkpoint'] : undefined;
     const twinIds = twins(name === 'mlp10' ? values['mlp10-twins'] : values['mlp-twins']);
-    return runMlpStudy({ name, checkpoint, data: await fashion({}), hidden: need('mlp-hidden'), depths: list('mlp-depths'), widths: list('mlp-widths'), epochs: epochs ?? need('mlp-epochs'), seed, twins: twinIds });
+    const scheme = { sampling: values['mlp-sampling'] as Sampling, groups: need('mlp-groups'), distill: numberFlag('bench/quality.ts', 'mlp-distill', values['mlp-distill'])! };
+    return runMlpStudy({ name, checkpoint, data: await fashion({}), hidden: need('mlp-hidden'), depths: list('mlp-depths'), widths: list('mlp-widths'), epochs: epochs ?? need('mlp-epochs'), seed, twins: twinIds, scheme });
   }
   if (name === 'cnn') {
     const depths = list('cnn-depths');
