@@ -60,6 +60,7 @@ CNN (trainCnn defaults otherwise: 2 stages, stem stride 2, Adam 0.003, 3 subnets
                           subnet's detached outputs (default 0: off; twins never distill)
   --cnn-sampling MODE     sandwich | sandwich-exits | uniform | all-exits   (default sandwich)
   --cnn-groups N          subnets per step (width groups under all-exits)  (default 3)
+                          (--cnn-distill, --cnn-sampling and --cnn-groups apply to cnn160 too)
 
 CNN with 160+ subnets (only the full network also trains alone, for the time ratio):
   --cnn160-channels N     (default 31: the second stage has 62 channels)
@@ -135,6 +136,8 @@ function int(name: keyof typeof values, s: string | undefined): number | undefin
   return n;
 }
 const need = (name: keyof typeof values) => int(name, values[name] as string)!;
+/** --cnn-distill, --cnn-sampling and --cnn-groups: the sorted run's scheme in both CNN studies. */
+const cnnScheme = () => ({ distill: numberFlag('bench/quality.ts', 'cnn-distill', values['cnn-distill'])!, sampling: values['cnn-sampling'] as Sampling, groups: need('cnn-groups') });
 const list = (name: keyof typeof values) => (values[name] as string).split(',').map((x) => {
   const n = Number(x);
   if (!Number.isFinite(n)) throw new Error(`--${name}: expected numbers separated by commas, got "${values[name] as string}"`);
@@ -194,7 +197,7 @@ async function run(name: StudyName): Promise<Study> {
   }
   if (name === 'cnn') {
     const depths = list('cnn-depths');
-    return runCnnStudy({ name, evalBatch: 250, data: await fashion({}), twins: twins(values['cnn-twins']), config: { channels: need('cnn-channels'), depths, blocks: Math.max(...depths), widths: list('cnn-widths'), epochs: epochs ?? need('cnn-epochs'), distill: numberFlag('bench/quality.ts', 'cnn-distill', values['cnn-distill'])!, sampling: values['cnn-sampling'] as Sampling, groups: need('cnn-groups'), seed } });
+    return runCnnStudy({ name, evalBatch: 250, data: await fashion({}), twins: twins(values['cnn-twins']), config: { channels: need('cnn-channels'), depths, blocks: Math.max(...depths), widths: list('cnn-widths'), epochs: epochs ?? need('cnn-epochs'), ...cnnScheme(), seed } });
   }
   if (name === 'cnn160') {
     const depths = list('cnn160-depths');
@@ -205,7 +208,7 @@ async function run(name: StudyName): Promise<Study> {
     const c2 = 2 * channels;
     if (c2 < n) throw new Error(`--cnn160-channels ${channels} gives ${c2} channels in stage 2, fewer than --cnn160-widths ${n}: use at least ${Math.ceil(n / 2)}`);
     const widths = Array.from({ length: n }, (_, k) => (c2 - n + k + 1) / c2);
-    return runCnnStudy({ name, evalBatch: 25, data: await fashion({ limitTrain: 20000, limitTest: 2000 }), twins: [`d${Math.max(...depths)}-w100`], config: { channels, depths, blocks: Math.max(...depths), widths, epochs: epochs ?? need('cnn160-epochs'), seed } });
+    return runCnnStudy({ name, evalBatch: 25, data: await fashion({ limitTrain: 20000, limitTest: 2000 }), twins: [`d${Math.max(...depths)}-w100`], config: { channels, depths, blocks: Math.max(...depths), widths, epochs: epochs ?? need('cnn160-epochs'), ...cnnScheme(), seed } });
   }
   const docs = int('lm-docs', values['lm-docs']);
   const brown = await loadBrown(docs !== undefined ? { limit: docs } : {});
