@@ -66,7 +66,7 @@ Optimisation:
   --calibration-images N  training images for every subnet's batch-norm statistics (default ${D.calibrationImages})
   --seed N                seed for weights, batches and sampling                   (default ${D.seed})
 
-${schemeHelp(26, 83)}
+${schemeHelp(26, 83, D)}
 
 Data:
   --data DIR              folder with the Fashion-MNIST IDX files (default as for the MLP)

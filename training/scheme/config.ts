@@ -70,8 +70,7 @@ export function schemeFlags(cmd: string, v: Record<string, unknown>): Partial<Om
 }
 
 /** Help lines for the shared flags: flags from column 2, text from `col`, defaults from `defaultAt`. */
-export function schemeHelp(col: number, defaultAt: number): string {
-  const D = DEFAULT_SCHEME;
+export function schemeHelp(col: number, defaultAt: number, D: Omit<SchemeConfig, 'sampling' | 'groups'> = DEFAULT_SCHEME): string {
   const lines: string[] = ['Training scheme:'];
   const line = (flag: string, text: string, def?: string) => {
     const body = def === undefined ? text : `${text.padEnd(defaultAt - col - 1)} (default ${def})`;
