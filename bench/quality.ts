@@ -136,8 +136,8 @@ function int(name: keyof typeof values, s: string | undefined): number | undefin
   return n;
 }
 const need = (name: keyof typeof values) => int(name, values[name] as string)!;
-/** --cnn-distill, --cnn-sampling and --cnn-groups: the sorted run's scheme in both CNN studies. */
-const cnnScheme = () => ({ distill: numberFlag('bench/quality.ts', 'cnn-distill', values['cnn-distill'])!, sampling: values['cnn-sampling'] as Sampling, groups: need('cnn-groups') });
+/** --<arch>-distill, --<arch>-sampling and --<arch>-groups: the sorted run's scheme (both CNN studies share the cnn flags). */
+const scheme = (arch: 'mlp' | 'cnn') => ({ distill: numberFlag('bench/quality.ts', `${arch}-distill`, values[`${arch}-distill`])!, sampling: values[`${arch}-sampling`] as Sampling, groups: need(`${arch}-groups`) });
 const list = (name: keyof typeof values) => (values[name] as string).split(',').map((x) => {
   const n = Number(x);
   if (!Number.isFinite(n)) throw new Error(`--${name}: expected numbers separated by commas, got "${values[name] as string}"`);
@@ -192,12 +192,11 @@ async function run(name: StudyName): Promise<Study> {
   if (name === 'mlp' || name === 'mlp10') {
     const checkpoint = name === 'mlp10' ? values['mlp10-checkpoint'] : undefined;
     const twinIds = twins(name === 'mlp10' ? values['mlp10-twins'] : values['mlp-twins']);
-    const scheme = { sampling: values['mlp-sampling'] as Sampling, groups: need('mlp-groups'), distill: numberFlag('bench/quality.ts', 'mlp-distill', values['mlp-distill'])! };
-    return runMlpStudy({ name, checkpoint, data: await fashion({}), hidden: need('mlp-hidden'), depths: list('mlp-depths'), widths: list('mlp-widths'), epochs: epochs ?? need('mlp-epochs'), seed, twins: twinIds, scheme });
+    return runMlpStudy({ name, checkpoint, data: await fashion({}), hidden: need('mlp-hidden'), depths: list('mlp-depths'), widths: list('mlp-widths'), epochs: epochs ?? need('mlp-epochs'), seed, twins: twinIds, scheme: scheme('mlp') });
   }
   if (name === 'cnn') {
     const depths = list('cnn-depths');
-    return runCnnStudy({ name, evalBatch: 250, data: await fashion({}), twins: twins(values['cnn-twins']), config: { channels: need('cnn-channels'), depths, blocks: Math.max(...depths), widths: list('cnn-widths'), epochs: epochs ?? need('cnn-epochs'), ...cnnScheme(), seed } });
+    return runCnnStudy({ name, evalBatch: 250, data: await fashion({}), twins: twins(values['cnn-twins']), config: { channels: need('cnn-channels'), depths, blocks: Math.max(...depths), widths: list('cnn-widths'), epochs: epochs ?? need('cnn-epochs'), ...scheme('cnn'), seed } });
   }
   if (name === 'cnn160') {
     const depths = list('cnn160-depths');
@@ -208,7 +207,7 @@ async function run(name: StudyName): Promise<Study> {
     const c2 = 2 * channels;
     if (c2 < n) throw new Error(`--cnn160-channels ${channels} gives ${c2} channels in stage 2, fewer than --cnn160-widths ${n}: use at least ${Math.ceil(n / 2)}`);
     const widths = Array.from({ length: n }, (_, k) => (c2 - n + k + 1) / c2);
-    return runCnnStudy({ name, evalBatch: 25, data: await fashion({ limitTrain: 20000, limitTest: 2000 }), twins: [`d${Math.max(...depths)}-w100`], config: { channels, depths, blocks: Math.max(...depths), widths, epochs: epochs ?? need('cnn160-epochs'), ...cnnScheme(), seed } });
+    return runCnnStudy({ name, evalBatch: 25, data: await fashion({ limitTrain: 20000, limitTest: 2000 }), twins: [`d${Math.max(...depths)}-w100`], config: { channels, depths, blocks: Math.max(...depths), widths, epochs: epochs ?? need('cnn160-epochs'), ...scheme('cnn'), seed } });
   }
   const docs = int('lm-docs', values['lm-docs']);
   const brown = await loadBrown(docs !== undefined ? { limit: docs } : {});

@@ -73,7 +73,8 @@ export function sortedStep(o: StepObjective, apply: (grads: VariableGradients) =
     // they only enter the KL's custom gradient as constants, so no gradient reaches them, and the
     // step saves a forward pass of the largest subnet. Otherwise the teacher runs first, outside
     // the gradient function.
-    const inPlan = o.passes.some((p) => p.depths.some((depth) => isTeacher(p, depth)));
+    const first = o.passes.findIndex((p) => p.depths.some((depth) => isTeacher(p, depth)));
+    const inPlan = first >= 0;
     let targets = d && !inPlan ? softTargets(tf.tidy(() => {
       const { depth, ...levels } = d.teacher;
       return o.forward(levels, [depth!])[0]!;
@@ -83,7 +84,6 @@ export function sortedStep(o: StepObjective, apply: (grads: VariableGradients) =
       const losses: tf.Scalar[] = [];
       const hards: tf.Scalar[][] = o.passes.map(() => []);
       // The teacher's pass first (under sandwich it is first already), each pass's losses after its forward.
-      const first = o.passes.findIndex((p) => p.depths.some((depth) => isTeacher(p, depth)));
       const order = o.passes.map((_, k) => k);
       if (first > 0) order.unshift(...order.splice(first, 1));
       for (const k of order) {
