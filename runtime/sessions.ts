@@ -4,10 +4,10 @@
  * - `fast`: one static ORT session per subnet (its folded weights), created on first use and
  *   kept while their weights fit `cacheMB`, least recently used out first;
  * - `lean`: one switch session holds every block once and runs any subnet per call
- *   (graphs/index.ts `switchGraph`). Beside it, the smallest subnets keep static sessions within
- *   a fixed room (`cacheMB` minus the full weights, or LEAN_ROOM of them by default): the switch
- *   graph's extra small ops cost most on small subnets, and their sessions cost least. This set
- *   is chosen once (pinned), so per-call switching never rebuilds sessions;
+ *   (graphs/index.ts `switchGraph`). When `cacheMB` leaves room beyond the full weights, the
+ *   smallest subnets keep static sessions within it: the switch graph's extra small ops cost
+ *   most on small subnets, and their sessions cost least. This set is chosen once (pinned), so
+ *   per-call switching never rebuilds sessions. Without `cacheMB`, nothing is pinned;
  * - `auto`: `fast` when every subnet's static session fits `cacheMB`, else `lean` when the full
  *   weights fit, else `fast` within `cacheMB`.
  *
@@ -49,9 +49,6 @@ async function withScratch<T>(use: (into: (n: number) => Uint8Array) => Promise<
     (scratchTimer as { unref?: () => void }).unref?.();
   }
 }
-
-/** Lean mode's default room for pinned static sessions, as a fraction of the full weights. */
-export const LEAN_ROOM = 0.1;
 
 /**
  * Lean mode's session options, under the app's: no CPU arena, which would keep the peak of
@@ -122,7 +119,8 @@ export class Engines {
     const lean = GRAPHS[m.arch]?.switchGraph !== undefined && m.subnets.length > 1;
     const auto = m.subnets.reduce((a, s) => a + s.bytes, 0) <= cap || full > cap ? 'fast' : 'lean';
     this.mode = !lean || opts.mode === 'fast' ? 'fast' : opts.mode === 'lean' ? 'lean' : auto;
-    this.#room = this.mode === 'fast' ? cap : opts.cacheMB === undefined ? LEAN_ROOM * full : cap - full;
+    // Lean without cacheMB pins nothing: the weights once is what lean promises (docs/runtime.md).
+    this.#room = this.mode === 'fast' ? cap : opts.cacheMB === undefined ? 0 : cap - full;
     if (this.mode === 'lean') {
       let left = this.#room;
       for (const s of [...m.subnets].sort((a, b) => a.bytes - b.bytes)) {

@@ -4,7 +4,6 @@ import '../../runtime/archs.js';
 import { mlpSwitch } from '../../runtime/graphs/mlp-switch.js';
 import { SortedModel } from '../../runtime/index.js';
 import { encodeModel } from '../../runtime/onnx.js';
-import { LEAN_ROOM } from '../../runtime/sessions.js';
 import { tensorBytes } from '../../runtime/subnet.js';
 import { switchGraph } from '../../runtime/switch.js';
 import type { SwitchGraph } from '../../runtime/graphs/index.js';
@@ -75,8 +74,7 @@ for (const { name, ort } of BACKENDS) {
         const d = maxAbsDiff(outs[i]!.logits!.data as Float32Array, referenceForward(CKPT, s.levels, x, BATCH));
         assert.ok(d < 1e-4, `${s.id}: maxdiff ${d}`);
       });
-      assert.ok(manifest.subnets[0]!.bytes > LEAN_ROOM * full, 'fixture: no subnet fits the default lean room');
-      assert.deepEqual(lean.cachedSubnets, [], 'no static sessions');
+      assert.deepEqual(lean.cachedSubnets, [], 'no static sessions without cacheMB');
       const small = lean.subnets[0]!;
       const byBudget = await lean.run(feeds, { budget: { latencyMs: LATENCY.overheadMs + LATENCY.msPerMac * small.macs * BATCH } });
       assert.ok(maxAbsDiff(byBudget.logits!.data as Float32Array, referenceForward(CKPT, small.levels, x, BATCH)) < 1e-4);
