@@ -64,12 +64,13 @@ function plannedSubnets(spec: SortedSpec, file: string): PlannedSubnet[] {
 export function packCheckpoint(ckpt: Checkpoint, options: { file?: string } = {}): PackResult {
   const file = options.file ?? '<memory>';
   const arch = ckpt.spec.arch;
-  const plan = exporterFor(arch, file).plan(ckpt, file);
+  const exporter = exporterFor(arch, file);
+  const plan = exporter.plan(ckpt, file);
   const graphs = GRAPHS[arch]!;
   const subnetList = plannedSubnets(ckpt.spec, file).map((s, index) => {
     const graph = graphs.graph(plan.config, plan.dims, s.levels);
     const bytes = graph.initializers.reduce((a, n) => a + plan.tensors.get(n)!.data.byteLength, 0);
-    return { ...s, index, graph, bytes, macs: graphs.macs(plan.config, plan.dims, s.levels) };
+    return { ...s, index, graph, bytes, macs: exporter.macs(plan.config, plan.dims, s.levels) };
   });
   // A linear order compatible with nesting: fewer bytes first (a <= b implies bytes(a) <= bytes(b)).
   subnetList.sort((a, b) => a.bytes - b.bytes || a.macs - b.macs || a.index - b.index);
@@ -95,7 +96,7 @@ export function packCheckpoint(ckpt: Checkpoint, options: { file?: string } = {}
       params: s.bytes / DTYPE_BYTES.float32,
       bytes: s.bytes,
       macs: s.macs,
-      activations: graphs.activationBytes(plan.config, plan.dims, s.levels),
+      activations: exporter.activationBytes(plan.config, plan.dims, s.levels),
       prefixBytes: Math.max(...s.graph.initializers.map((n) => end.get(n)!)),
       metrics: s.metrics,
     }));

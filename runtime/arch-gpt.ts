@@ -6,7 +6,7 @@
  * import 'sortednet/runtime/gpt';
  * const model = await SortedModel.load('/lm.onnx', { ort }); // arch "gpt" now loads
  */
-import { GPT_CONFIG_KEYS, gptActivationBytes, gptGraph, gptIo, gptMacs, type GptConfig } from './graphs/gpt.js';
+import { GPT_CONFIG_KEYS, gptGraph, gptIo, type GptConfig } from './graphs/gpt.js';
 import { registerArch } from './graphs/index.js';
 import { switchGraph } from './switch.js';
 
@@ -17,7 +17,5 @@ registerArch('gpt', {
   dims: ['depth', 'heads', 'ffn'],
   io: (c) => gptIo(asGpt(c)),
   graph: (c, d, l) => gptGraph(asGpt(c), d, l),
-  macs: (c, d, l) => gptMacs(asGpt(c), d, l),
-  activationBytes: (c, d, l) => gptActivationBytes(asGpt(c), d, l),
   switchGraph: (m) => switchGraph(m, m.subnets),
 });

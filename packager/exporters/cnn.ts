@@ -9,7 +9,7 @@
  * [...plan.tensors.keys()][0]; // 'stem.conv.weight[:4,:,:,:]'
  */
 import { rejectUnknownKeys, SortedNetError } from '../../runtime/errors.js';
-import { CNN_CONFIG_KEYS, cnnBlocks, cnnConvs, headChannels, stageChannels, widthUnits, type CnnConfig } from '../../runtime/graphs/cnn.js';
+import { CNN_CONFIG_KEYS, cnnActivationBytes, cnnBlocks, cnnConvs, cnnMacs, headChannels, stageChannels, widthUnits, type CnnConfig } from '../../runtime/graphs/cnn.js';
 import type { Checkpoint, NamedTensor } from '../../training/checkpoint.js';
 import type { ExportPlan, ExportTensor, Exporter } from './index.js';
 
@@ -60,8 +60,12 @@ export function cutRegionNd(t: NamedTensor, start: number[], dims: number[]): Fl
   return out;
 }
 
+const asCnn = (c: Record<string, number>): CnnConfig => c as unknown as CnnConfig;
+
 export const cnnExporter: Exporter = {
   arch: 'cnn',
+  macs: (c, d, l) => cnnMacs(asCnn(c), d, l),
+  activationBytes: (c, d, l) => cnnActivationBytes(asCnn(c), d, l),
   plan(ckpt: Checkpoint, file: string): ExportPlan {
     const fail = (field: string, found: string, fix: string): never => {
       throw new SortedNetError({ code: 'BAD_CHECKPOINT', file, field, found, fix });

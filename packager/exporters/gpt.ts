@@ -8,7 +8,7 @@
  * [...plan.tensors.keys()].slice(0, 2); // ['tok_emb.weight', 'pos_emb.weight']
  */
 import { rejectUnknownKeys, SortedNetError } from '../../runtime/errors.js';
-import { ffnLevels, GPT_CONFIG_KEYS, gptBlocks, type GptConfig } from '../../runtime/graphs/gpt.js';
+import { ffnLevels, GPT_CONFIG_KEYS, gptActivationBytes, gptBlocks, gptMacs, type GptConfig } from '../../runtime/graphs/gpt.js';
 import type { Checkpoint } from '../../training/checkpoint.js';
 import type { ExportPlan, ExportTensor, Exporter } from './index.js';
 import { cutRegion } from './mlp.js';
@@ -36,8 +36,12 @@ function expectedShapes(config: GptConfig, depth: number): Map<string, number[]>
   return out;
 }
 
+const asGpt = (c: Record<string, number>): GptConfig => c as unknown as GptConfig;
+
 export const gptExporter: Exporter = {
   arch: 'gpt',
+  macs: (c, d, l) => gptMacs(asGpt(c), d, l),
+  activationBytes: (c, d, l) => gptActivationBytes(asGpt(c), d, l),
   plan(ckpt: Checkpoint, file: string): ExportPlan {
     const fail = (field: string, found: string, fix: string): never => {
       throw new SortedNetError({ code: 'BAD_CHECKPOINT', file, field, found, fix });

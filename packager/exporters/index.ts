@@ -7,11 +7,13 @@
  * plan.tensors.size; // number of stored blocks
  */
 import { SortedNetError } from '../../runtime/errors.js';
-import type { Arch, Dim, DType } from '../../runtime/manifest-types.js';
+import type { Arch, Dim, DType, Levels } from '../../runtime/manifest-types.js';
 import type { Checkpoint } from '../../training/checkpoint.js';
 import { cnnExporter } from './cnn.js';
 import { gptExporter } from './gpt.js';
 import { mlpExporter } from './mlp.js';
+
+type Dims = Partial<Record<Dim, number[]>>;
 
 export interface ExportTensor {
   dims: number[];
@@ -31,6 +33,10 @@ export interface ExportPlan {
 export interface Exporter {
   arch: Arch;
   plan(ckpt: Checkpoint, file: string): ExportPlan;
+  /** Multiply-accumulates per example of a subnet (the manifest's `macs`). */
+  macs(config: Record<string, number>, dims: Dims, levels: Levels): number;
+  /** Rough peak activation bytes per example (the manifest's `activations`). */
+  activationBytes(config: Record<string, number>, dims: Dims, levels: Levels): number;
 }
 
 export const EXPORTERS: Partial<Record<Arch, Exporter>> = { mlp: mlpExporter, cnn: cnnExporter, gpt: gptExporter };

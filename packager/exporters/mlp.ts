@@ -7,7 +7,7 @@
  * [...plan.tensors.keys()].slice(0, 2); // ['layers.0.weight[:,:128]', 'layers.0.bias[:128]']
  */
 import { rejectUnknownKeys, SortedNetError } from '../../runtime/errors.js';
-import { MLP_CONFIG_KEYS, mlpBlocks, mlpUnits, type MlpConfig } from '../../runtime/graphs/mlp.js';
+import { MLP_CONFIG_KEYS, mlpActivationBytes, mlpBlocks, mlpMacs, mlpUnits, type MlpConfig } from '../../runtime/graphs/mlp.js';
 import type { Checkpoint, NamedTensor } from '../../training/checkpoint.js';
 import type { ExportPlan, ExportTensor, Exporter } from './index.js';
 
@@ -26,8 +26,12 @@ export function cutRegion(t: NamedTensor, start: number[], dims: number[]): Floa
   return out;
 }
 
+const asMlp = (c: Record<string, number>): MlpConfig => c as unknown as MlpConfig;
+
 export const mlpExporter: Exporter = {
   arch: 'mlp',
+  macs: (c, d, l) => mlpMacs(asMlp(c), d, l),
+  activationBytes: (c, d, l) => mlpActivationBytes(asMlp(c), d, l),
   plan(ckpt: Checkpoint, file: string): ExportPlan {
     const fail = (field: string, found: string, fix: string): never => {
       throw new SortedNetError({ code: 'BAD_CHECKPOINT', file, field, found, fix });

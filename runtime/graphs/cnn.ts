@@ -378,6 +378,4 @@ export const CNN_GRAPHS: ArchGraphs = {
   dims: ['depth', 'width'],
   io: (c) => cnnIo(asCnn(c)),
   graph: (c, d, l) => cnnGraph(asCnn(c), d, l),
-  macs: (c, d, l) => cnnMacs(asCnn(c), d, l),
-  activationBytes: (c, d, l) => cnnActivationBytes(asCnn(c), d, l),
 };

@@ -9,7 +9,7 @@
  */
 import type { GraphDef, TensorBytes } from '../graph.js';
 import type { Arch, Dim, IoEntry, Levels, Manifest } from '../manifest-types.js';
-import { MLP_CONFIG_KEYS, mlpActivationBytes, mlpGraph, mlpIo, mlpMacs, type MlpConfig } from './mlp.js';
+import { MLP_CONFIG_KEYS, mlpGraph, mlpIo, type MlpConfig } from './mlp.js';
 import { mlpSwitch } from './mlp-switch.js';
 
 type Dims = Partial<Record<Dim, number[]>>;
@@ -33,8 +33,6 @@ export interface ArchGraphs {
   io(config: Record<string, number>): { inputs: IoEntry[]; outputs: IoEntry[] };
   /** The subnet's graph over stored tensors (Concat trees unfolded). */
   graph(config: Record<string, number>, dims: Dims, levels: Levels): GraphDef;
-  macs(config: Record<string, number>, dims: Dims, levels: Levels): number;
-  activationBytes(config: Record<string, number>, dims: Dims, levels: Levels): number;
   /** The switch graph over every subnet; absent: lean mode is not available for this arch. */
   switchGraph?(manifest: Manifest): SwitchGraph;
 }
@@ -47,8 +45,6 @@ export const GRAPHS: Partial<Record<Arch, ArchGraphs>> = {
     dims: ['depth', 'width'],
     io: (c) => mlpIo(asMlp(c)),
     graph: (c, d, l) => mlpGraph(asMlp(c), d, l),
-    macs: (c, d, l) => mlpMacs(asMlp(c), d, l),
-    activationBytes: (c, d, l) => mlpActivationBytes(asMlp(c), d, l),
     switchGraph: (m) => mlpSwitch(asMlp(m.config), m.dims),
   },
 };
