@@ -43,7 +43,7 @@ Fashion-MNIST studies (mlp, cnn, cnn160):
 MLP:
   --mlp-hidden N          (default 512)     --mlp-depths LIST  (default 1,2,3)
   --mlp-widths LIST       (default 0.25,0.5,0.75,1)
-  --mlp-epochs N          (default 3)       --mlp-twins all|IDS (default all)
+  --mlp-epochs N          (default 10)      --mlp-twins all|IDS (default all)
   --mlp-sampling MODE     (default sandwich) --mlp-groups N    (default 4)
   --mlp-distill A         in-place distillation weight, as --cnn-distill   (default 0)
 
@@ -93,7 +93,7 @@ const { values } = parseArgs({
     'mlp-hidden': { type: 'string', default: '512' },
     'mlp-depths': { type: 'string', default: '1,2,3' },
     'mlp-widths': { type: 'string', default: '0.25,0.5,0.75,1' },
-    'mlp-epochs': { type: 'string', default: '3' },
+    'mlp-epochs': { type: 'string', default: '10' },
     'mlp-twins': { type: 'string', default: 'all' },
     'mlp10-checkpoint': { type: 'string', default: 'model.safetensors' },
     'mlp10-twins': { type: 'string', default: 'd3-w100,d1-w25,d2-w25,d3-w25,d2-w50' },
