@@ -58,7 +58,7 @@ CNN (trainCnn defaults otherwise: 2 stages, stem stride 2, Adam 0.003, 3 subnets
   --cnn-twins all|IDS     (default d4-w100,d1-w25,d2-w50,d3-w75,d1-w100,d4-w25)
   --cnn-distill A         in-place distillation weight of the other subnets, from the full
                           subnet's detached outputs (default 0.5, trainCnn's; 0: off; twins never distill)
-  --cnn-sampling MODE     sandwich | sandwich-exits | uniform | all-exits   (default sandwich)
+  --cnn-sampling MODE     sandwich | sandwich-exits | ends-exits | uniform | all-exits (default sandwich)
   --cnn-groups N          subnets per step (width groups under all-exits)  (default 3)
                           (--cnn-distill, --cnn-sampling and --cnn-groups apply to cnn160 too)
 

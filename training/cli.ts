@@ -76,6 +76,8 @@ Optimisation:
                        | all-exits (every depth of g widths, one pass each)
                        | sandwich-exits (largest + every depth of the narrowest
                          width, one pass + g - 2 random)
+                       | ends-exits (every depth of the widest and of the
+                         narrowest width, one pass each + g - 2 random)
   --reduce MODE        combine subnet losses: mean | sum                  (default ${D.reduce})
   --seed N             seed for weights, batches and sampling             (default ${D.seed})
 

@@ -61,7 +61,8 @@ Optimisation:
   --sampling MODE         uniform | sandwich (largest + smallest + random) |       (default ${D.sampling})
                           all-exits (every depth of g widths, stage 0 shared) |
                           sandwich-exits (largest + every depth of the narrowest
-                          width + g - 2 random)
+                          width + g - 2 random) | ends-exits (every depth of the
+                          widest and of the narrowest width + g - 2 random)
   --reduce MODE           combine subnet losses: mean | sum                        (default ${D.reduce})
   --calibration-images N  training images for every subnet's batch-norm statistics (default ${D.calibrationImages})
   --seed N                seed for weights, batches and sampling                   (default ${D.seed})

@@ -62,7 +62,8 @@ Optimisation:
   --sampling MODE         all-exits (every depth of each group, one pass) |        (default ${D.sampling})
                           uniform | sandwich (largest + smallest + random) |
                           sandwich-exits (largest + every depth of the smallest
-                          group + g - 2 random)
+                          group + g - 2 random) | ends-exits (every depth of the
+                          largest and of the smallest group + g - 2 random)
   --exit-weights LIST     loss weight per depth level, e.g. 2,1.5,1,1 favours      (default equal)
                           the shallow exits
   --seed N                seed for weights, windows and sampling                   (default ${D.seed})

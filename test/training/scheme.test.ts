@@ -68,6 +68,16 @@ void test('step plans: all-exits trains every depth of g widths in one pass each
   }
   assert.equal(drawn.size, 9 - 4, 'every other subnet gets drawn');
   assert.deepEqual(planStep({ width: [0.5, 1] }, 3, 'sandwich-exits', rng).subnets, [{ width: 1 }, { width: 0.5 }], 'no depth dim: plain sandwich');
+  // ends-exits: every depth of the widest and of the narrowest width, one pass each, g - 2 others.
+  const drawnEE = new Set<string>();
+  for (let i = 0; i < 60; i++) {
+    const ee = planStep(dims, 3, 'ends-exits', rng);
+    assert.deepEqual(ee.subnets.slice(0, 6).map(subnetId), ['d3-w100', 'd1-w100', 'd2-w100', 'd1-w25', 'd2-w25', 'd3-w25'], 'the largest first');
+    assert.equal(ee.subnets.length, 7);
+    assert.deepEqual(ee.passes.slice(0, 2), [{ levels: { width: 1 }, depths: [3, 1, 2] }, { levels: { width: 0.25 }, depths: [1, 2, 3] }]);
+    drawnEE.add(subnetId(ee.subnets[6]!));
+  }
+  assert.deepEqual([...drawnEE].sort(), ['d1-w50', 'd2-w50', 'd3-w50'], 'the random slot draws from the middle width');
   // Same seed, same plans.
   const a = new Rng(9), b = new Rng(9);
   for (let i = 0; i < 10; i++) assert.deepEqual(planStep(dims, 2, 'all-exits', a), planStep(dims, 2, 'all-exits', b));

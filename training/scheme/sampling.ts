@@ -9,6 +9,9 @@
  *   group, from one pass: the largest subnet, the smallest width at each depth, and g - 2 others
  *   at random. The narrowest subnets' deeper layers train every step for about the price of one
  *   narrow pass (with depth the only dim besides width, no other cost).
+ * - `ends-exits`: both ends at every depth exit: the widest and the narrowest width group, each
+ *   in one pass, and g - 2 others at random. The full width's shallower subnets ride on the
+ *   largest subnet's pass (a head per exit).
  *
  * Subnets that share their non-depth levels share a pass: the model runs once at that width
  * and applies the head after each depth that trains (`forwardDepths`).
@@ -22,8 +25,8 @@
 import type { Rng } from '../rng.js';
 import { latticeOf, type Dim, type Levels } from '../spec.js';
 
-export type Sampling = 'uniform' | 'sandwich' | 'all-exits' | 'sandwich-exits';
-export const SAMPLINGS: readonly Sampling[] = ['uniform', 'sandwich', 'all-exits', 'sandwich-exits'];
+export type Sampling = 'uniform' | 'sandwich' | 'all-exits' | 'sandwich-exits' | 'ends-exits';
+export const SAMPLINGS: readonly Sampling[] = ['uniform', 'sandwich', 'all-exits', 'sandwich-exits', 'ends-exits'];
 
 /** One forward pass of a step: the levels of every dim but depth, and the depth exits that train. */
 export interface Pass {
@@ -68,10 +71,13 @@ export function passesOf(subnets: readonly Levels[]): Pass[] {
  * `sampleSubnets` does, so a seeded run repeats.
  */
 export function planStep(dims: Partial<Record<Dim, number[]>>, g: number, sampling: Sampling, rng: Rng): StepPlan {
-  if (sampling === 'sandwich-exits') {
+  if (sampling === 'sandwich-exits' || sampling === 'ends-exits') {
     const lattice = latticeOf(dims);
-    const narrow = groupKey(lattice[0]!);
-    const ends = [lattice.at(-1)!, ...lattice.filter((s) => groupKey(s) === narrow)];
+    const group = (s: Levels): Levels[] => lattice.filter((x) => groupKey(x) === groupKey(s));
+    const largest = lattice.at(-1)!;
+    // The largest first (distillation's teacher), then the rest of its group under ends-exits.
+    const wide = sampling === 'ends-exits' ? [largest, ...group(largest).filter((s) => s !== largest)] : [largest];
+    const ends = [...wide, ...group(lattice[0]!)];
     const rest = lattice.filter((s) => !ends.includes(s));
     const picked = rng.choose(rest.length, Math.min(Math.max(0, g - 2), rest.length)).map((i) => rest[i]!);
     const subnets = [...new Set([...ends, ...picked])];
