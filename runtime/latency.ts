@@ -99,14 +99,19 @@ export class LatencyEstimator {
    * `saved`: a calibration's call times (fresh as of now); `learn: false` keeps estimates at the
    * model's (a fixed `latencyModel`); `now`: the clock in ms.
    */
-  constructor(readonly model: LatencyModel, saved?: Pick<Calibration, 'observed'>, private readonly learn = true, private readonly now = () => performance.now()) {
+  readonly #learn: boolean;
+  readonly #now: () => number;
+
+  constructor(readonly model: LatencyModel, saved?: Pick<Calibration, 'observed'>, learn = true, now = () => performance.now()) {
+    this.#learn = learn;
+    this.#now = now;
     for (const [key, xs] of Object.entries(saved?.observed ?? {})) for (const x of xs) add(this.#window(key), x);
   }
 
   /** The window of `key`, emptied first if it went stale. */
   #window(key: string): Window {
     let w = this.#windows.get(key);
-    const now = this.now();
+    const now = this.#now();
     if (!w || now - w.at > STALE_MS) this.#windows.set(key, (w = { xs: new Float64Array(WINDOW), sorted: new Float64Array(WINDOW), added: 0, at: now }));
     w.at = now;
     return w;
@@ -119,7 +124,7 @@ export class LatencyEstimator {
 
   #seen(s: SubnetEntry, batch: number): Window | undefined {
     const w = this.#windows.get(`${s.id}@${batch}`);
-    return w && count(w) >= MIN_CALLS && this.now() - w.at <= STALE_MS ? w : undefined;
+    return w && count(w) >= MIN_CALLS && this.#now() - w.at <= STALE_MS ? w : undefined;
   }
 
   /** About the p95 of a call's time, in ms. */
@@ -134,7 +139,7 @@ export class LatencyEstimator {
   }
 
   observe(s: SubnetEntry, batch: number, ms: number): void {
-    if (!this.learn || !(ms > 0 && ms < Infinity)) return;
+    if (!this.#learn || !(ms > 0 && ms < Infinity)) return;
     const w = this.#window(`${s.id}@${batch}`);
     add(w, ms);
     if (count(w) >= MIN_CALLS) this.#ratio = quantile(w, 0.95) / this.base(s, batch);

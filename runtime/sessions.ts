@@ -82,6 +82,9 @@ interface Engine {
   temporary?: boolean;
 }
 
+/** An engine before its session exists (`#track` sets `session`). */
+const newEngine = (id: string, bytes: number, temporary?: boolean): Engine => ({ id, bytes, session: Promise.resolve(undefined as never), pending: 0, last: Promise.resolve(), batch: 0, t0: 0, lastUsed: 0, runs: 0, temporary });
+
 export interface EngineOptions {
   mode?: Mode;
   cacheMB?: number;
@@ -202,7 +205,7 @@ export class Engines {
   }
 
   #addStatic(s: SubnetEntry, temporary: boolean): Engine {
-    const e: Engine = { id: s.id, bytes: s.bytes, session: Promise.resolve(undefined as never), pending: 0, last: Promise.resolve(), batch: 0, t0: 0, lastUsed: 0, runs: 0, temporary };
+    const e = newEngine(s.id, s.bytes, temporary);
     this.#statics.set(s.id, e);
     this.#track(e, async () => {
       const bytes = await this.#bytes.upTo(s.prefixBytes);
@@ -213,7 +216,7 @@ export class Engines {
   }
 
   #addSwitch(): Engine {
-    const e: Engine = { id: '', bytes: 0, session: Promise.resolve(undefined as never), pending: 0, last: Promise.resolve(), batch: 0, t0: 0, lastUsed: 0, runs: 0 };
+    const e = newEngine('', 0);
     this.#switch = e;
     const m = this.#bytes.manifest;
     return this.#track(e, async () => {

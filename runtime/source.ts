@@ -49,13 +49,13 @@ export function registerSourceOpener(opener: SourceOpener): void {
 
 /** Serializes async steps: each runs after the previous one settles (at once when idle). */
 export class Chain {
-  private tail: Promise<unknown> = Promise.resolve();
-  private pending = 0;
+  #tail: Promise<unknown> = Promise.resolve();
+  #pending = 0;
 
   run<T>(step: () => Promise<T>): Promise<T> {
-    const next = this.pending++ === 0 ? step() : this.tail.then(step);
-    const settle = (): void => void this.pending--;
-    this.tail = next.then(settle, settle);
+    const next = this.#pending++ === 0 ? step() : this.#tail.then(step);
+    const settle = (): void => void this.#pending--;
+    this.#tail = next.then(settle, settle);
     return next;
   }
 }
