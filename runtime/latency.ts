@@ -95,13 +95,13 @@ export class LatencyEstimator {
   /** p95 ÷ model time of the latest observed subnet: the correction for unobserved ones. */
   #ratio = 1;
 
+  readonly #learn: boolean;
+  readonly #now: () => number;
+
   /**
    * `saved`: a calibration's call times (fresh as of now); `learn: false` keeps estimates at the
    * model's (a fixed `latencyModel`); `now`: the clock in ms.
    */
-  readonly #learn: boolean;
-  readonly #now: () => number;
-
   constructor(readonly model: LatencyModel, saved?: Pick<Calibration, 'observed'>, learn = true, now = () => performance.now()) {
     this.#learn = learn;
     this.#now = now;

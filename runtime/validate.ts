@@ -31,17 +31,20 @@ export function validateManifest(json: unknown, file: string): Manifest {
   const oneOf = (allowed: readonly string[]): Rule => (v, path) => (allowed.includes(v as string) ? v : fail(path, JSON.stringify(v), `use one of ${allowed.join(', ')}`));
   const list = (rule: Rule): Rule => (v, path) => (Array.isArray(v) ? v.map((x, i) => rule(x, `${path}[${i}]`)) && v : fail(path, `${JSON.stringify(v)}, not a list`));
   /** An object with these keys; a key ending in `?` is optional. */
-  const shape = (rules: Record<string, Rule>): Rule => (v, path) => {
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(path, `${JSON.stringify(v)}, not an object`);
-    const keys = Object.keys(rules).map((k) => k.replace('?', ''));
-    rejectUnknownKeys(v as Obj, keys, { file, field: field(path), code: 'BAD_MANIFEST' });
-    for (const [k, rule] of Object.entries(rules)) {
-      const key = k.replace('?', '');
-      const p = path ? `${path}.${key}` : key;
-      if (key in (v as Obj)) rule((v as Obj)[key], p);
-      else if (key === k) fail(p, 'missing');
-    }
-    return v;
+  const shape = (rules: Record<string, Rule>): Rule => {
+    // Read the declaration once, not per object checked (shapes check every tensor and subnet).
+    const fields = Object.entries(rules).map(([k, rule]) => ({ key: k.replace('?', ''), rule, required: !k.endsWith('?') }));
+    const keys = fields.map((f) => f.key);
+    return (v, path) => {
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(path, `${JSON.stringify(v)}, not an object`);
+      rejectUnknownKeys(v as Obj, keys, { file, field: field(path), code: 'BAD_MANIFEST' });
+      for (const { key, rule, required } of fields) {
+        const p = path ? `${path}.${key}` : key;
+        if (key in (v as Obj)) rule((v as Obj)[key], p);
+        else if (required) fail(p, 'missing');
+      }
+      return v;
+    };
   };
   const io = list(shape({ name: str, dtype: oneOf(DTYPES), dims: list((d, p) => (typeof d === 'string' ? str : int())(d, p)) }));
 

@@ -7,7 +7,7 @@
  * schemeFlags('sortednet train', { distill: '0.5' }); // { distill: 0.5 }
  */
 import { numberFlag, type OptionSpec } from '../cli-args.js';
-import { SAMPLINGS, type Sampling } from './sampling.js';
+import { SAMPLINGS, SANDWICH_SAMPLINGS, type Sampling } from './sampling.js';
 
 export interface SchemeConfig {
   /** See `Sampling`: uniform, sandwich or all-exits. */
@@ -41,7 +41,7 @@ export const RUN_ONLY_KEYS = ['backend', 'workers', 'evalEachEpoch', 'checkpoint
 /** Check the scheme fields; `fail(field, fix)` throws. */
 export function checkScheme(c: SchemeConfig, fail: (field: keyof SchemeConfig, fix: string) => never): void {
   if (!SAMPLINGS.includes(c.sampling)) fail('sampling', `use ${SAMPLINGS.join(', ')}`);
-  if ((c.sampling === 'sandwich' || c.sampling === 'sandwich-exits' || c.sampling === 'ends-exits') && c.groups < 2) fail('groups', 'sandwich sampling needs 2 or more subnets per step (largest and smallest), or use uniform or all-exits');
+  if (SANDWICH_SAMPLINGS.includes(c.sampling) && c.groups < 2) fail('groups', 'sandwich sampling needs 2 or more subnets per step (largest and smallest), or use uniform or all-exits');
   if (!(typeof c.distill === 'number' && c.distill >= 0 && c.distill <= 1)) fail('distill', 'use a weight in [0, 1], e.g. 0.5 (0 turns distillation off)');
   if (!(typeof c.distillTemperature === 'number' && c.distillTemperature > 0 && Number.isFinite(c.distillTemperature))) fail('distillTemperature', 'use a positive temperature such as 1 or 2');
   if (!(typeof c.weightDecay === 'number' && c.weightDecay >= 0 && Number.isFinite(c.weightDecay))) fail('weightDecay', 'use a number >= 0, e.g. 0.01 (0 is plain Adam)');

@@ -27,6 +27,8 @@ import { latticeOf, type Dim, type Levels } from '../spec.js';
 
 export type Sampling = 'uniform' | 'sandwich' | 'all-exits' | 'sandwich-exits' | 'ends-exits';
 export const SAMPLINGS: readonly Sampling[] = ['uniform', 'sandwich', 'all-exits', 'sandwich-exits', 'ends-exits'];
+/** Modes that train the largest and the smallest subnet every step (so need g >= 2). */
+export const SANDWICH_SAMPLINGS: readonly Sampling[] = ['sandwich', 'sandwich-exits', 'ends-exits'];
 
 /** One forward pass of a step: the levels of every dim but depth, and the depth exits that train. */
 export interface Pass {
@@ -73,7 +75,10 @@ export function passesOf(subnets: readonly Levels[]): Pass[] {
 export function planStep(dims: Partial<Record<Dim, number[]>>, g: number, sampling: Sampling, rng: Rng): StepPlan {
   if (sampling === 'sandwich-exits' || sampling === 'ends-exits') {
     const lattice = latticeOf(dims);
-    const group = (s: Levels): Levels[] => lattice.filter((x) => groupKey(x) === groupKey(s));
+    const group = (s: Levels): Levels[] => {
+      const key = groupKey(s);
+      return lattice.filter((x) => groupKey(x) === key);
+    };
     const largest = lattice.at(-1)!;
     // The largest first (distillation's teacher), then the rest of its group under ends-exits.
     const wide = sampling === 'ends-exits' ? [largest, ...group(largest).filter((s) => s !== largest)] : [largest];
