@@ -31,11 +31,14 @@ const time = async (f: () => Promise<unknown>): Promise<number> => {
 };
 const log = (s: string): void => void process.stderr.write(`${s}\n`);
 
-/** p50 per subnet and batch: standalone ORT vs the runtime switching subnets every call, in random order. */
+/**
+ * p50 per subnet and batch: standalone ORT vs the runtime switching subnets every call, in random
+ * order. Two sessions on the same bytes can differ by several percent for as long as they live
+ * (where their buffers landed; measured up to 6 % here), so the calls are spread over REPLICAS
+ * fresh sets of sessions, created in turn, and each p50 is over all of them.
+ */
+const REPLICAS = 4;
 async function perCall(m: BenchModel): Promise<Record<string, unknown>> {
-  const base = new Map<string, ort.InferenceSession>();
-  for (const [id, bytes] of m.standalone) base.set(id, await ort.InferenceSession.create(bytes, SESSION_OPTIONS));
-  const models = { fast: await SortedModel.load(m.bytes, { ort, mode: 'fast', calibrate: false, sessionOptions: SESSION_OPTIONS }), lean: await SortedModel.load(m.bytes, { ort, mode: 'lean', calibrate: false, sessionOptions: SESSION_OPTIONS }) };
   const ids = [...m.standalone.keys()];
   const rows: Record<string, unknown>[] = [];
   const worst = { fast: 0, lean: 0 };
@@ -43,14 +46,23 @@ async function perCall(m: BenchModel): Promise<Record<string, unknown>> {
     const x = input(batch);
     const samples = new Map(ids.map((id) => [id, { base: [] as number[], fast: [] as number[], lean: [] as number[] }]));
     // Many rounds: the worst of 24 ratios is the figure, so each median must be tight (calls are cheap).
-    const rounds = Math.round((m.name === 'large' ? 200 : 1000) / (batch === 32 ? 2 : 1) / (QUICK ? 50 : 1));
-    for (let r = -3; r < rounds; r++) {
-      for (const id of shuffle(ids, rand)) {
-        for (const who of shuffle(['base', 'fast', 'lean'] as const, rand)) {
-          const ms = await time(() => (who === 'base' ? base.get(id)!.run({ input: x }) : models[who].run({ input: x }, { subnet: id })));
-          if (r >= 0) samples.get(id)![who].push(ms);
+    const rounds = Math.round((m.name === 'large' ? 200 : 1000) / (batch === 32 ? 2 : 1) / (QUICK ? 50 : 1) / REPLICAS);
+    for (let rep = 0; rep < REPLICAS; rep++) {
+      const base = new Map<string, ort.InferenceSession>();
+      const load = (mode: 'fast' | 'lean') => SortedModel.load(m.bytes, { ort, mode, calibrate: false, sessionOptions: SESSION_OPTIONS });
+      const models = rep % 2 ? { lean: await load('lean'), fast: await load('fast') } : { fast: await load('fast'), lean: await load('lean') };
+      for (const [id, bytes] of m.standalone) base.set(id, await ort.InferenceSession.create(bytes, SESSION_OPTIONS));
+      for (let r = -3; r < rounds; r++) {
+        for (const id of shuffle(ids, rand)) {
+          for (const who of shuffle(['base', 'fast', 'lean'] as const, rand)) {
+            const ms = await time(() => (who === 'base' ? base.get(id)!.run({ input: x }) : models[who].run({ input: x }, { subnet: id })));
+            if (r >= 0) samples.get(id)![who].push(ms);
+          }
         }
       }
+      for (const s of base.values()) await s.release();
+      await models.fast.release();
+      await models.lean.release();
     }
     for (const id of ids) {
       const s = samples.get(id)!;
@@ -61,10 +73,7 @@ async function perCall(m: BenchModel): Promise<Record<string, unknown>> {
     }
     log(`  ${m.name} batch ${batch}: worst fast ${worst.fast.toFixed(3)}, lean ${worst.lean.toFixed(3)}`);
   }
-  for (const s of base.values()) await s.release();
-  await models.fast.release();
-  await models.lean.release();
-  return { per_call_ratio_fast: round(worst.fast), per_call_ratio_lean: round(worst.lean), rows };
+  return { per_call_ratio_fast: round(worst.fast), per_call_ratio_lean: round(worst.lean), replicas: REPLICAS, rows };
 }
 
 /** RSS growth with every subnet switchable, each mode in a fresh process, ÷ the full weights' bytes. */

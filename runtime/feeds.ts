@@ -34,7 +34,9 @@ export function prepareFeeds(ort: OrtLike, manifest: Manifest, feeds: Record<str
   const inputs = manifest.inputs;
   if (typeof feeds !== 'object' || feeds === null) fail('run() feeds', String(feeds), `pass { ${inputs.map((i) => i.name).join(', ')} }`);
   for (const k in feeds) {
-    if (!inputs.some((i) => i.name === k)) {
+    let known = false;
+    for (const i of inputs) known ||= i.name === k; // no closure per call: run() is on the hot path
+    if (!known) {
       const names = inputs.map((i) => i.name);
       const guess = didYouMean(k, names);
       fail(`feeds.${k}`, `unknown input "${k}"`, guess ? `did you mean "${guess}"?` : `the model's inputs are ${names.join(', ')}`);

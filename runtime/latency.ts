@@ -46,24 +46,31 @@ export const STALE_MS = 30_000;
 
 /**
  * The last WINDOW call times of one subnet at one batch size, in a ring (`xs`, next write at
- * `added % WINDOW`) and sorted (the first `count(w)` of `sorted`), in typed arrays: no
- * allocation per call.
+ * `added % WINDOW`). A call only writes the ring; `sorted` (the first `count` of it) catches up
+ * when an estimate is asked for, so a call with a fixed subnet pays no sorting at all.
  */
 interface Window {
   xs: Float64Array;
   sorted: Float64Array;
   /** Samples ever added. */
   added: number;
+  /** `added` when `sorted` last caught up. */
+  synced: number;
+  /** Samples the ring overwrote since then, oldest first: they leave `sorted` at the catch-up. */
+  dropped: number[];
   /** When the latest was added (the estimator's clock). */
   at: number;
 }
+
+const newWindow = (at: number): Window => ({ xs: new Float64Array(WINDOW), sorted: new Float64Array(WINDOW), added: 0, synced: 0, dropped: [], at });
 
 /** Samples held. */
 const count = (w: Window): number => Math.min(w.added, WINDOW);
 
 /** Index of the first of the `n` sorted samples that is not below `x`. */
 function search(s: Float64Array, n: number, x: number): number {
-  let [lo, hi] = [0, n];
+  let lo = 0;
+  let hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (s[mid]! < x) lo = mid + 1;
@@ -72,28 +79,50 @@ function search(s: Float64Array, n: number, x: number): number {
   return lo;
 }
 
-/** Add `x`, dropping the oldest sample when the window is full. */
+/** Add `x` to the ring, O(1); `sorted` catches up in `sync`. */
 function add(w: Window, x: number): void {
-  const s = w.sorted;
-  let n = count(w);
-  const i = w.added++ % WINDOW;
-  if (n === WINDOW) {
-    const old = search(s, n, w.xs[i]!);
-    s.copyWithin(old, old + 1, n--);
-  }
-  const at = search(s, n, x);
-  s.copyWithin(at + 1, at, n);
-  s[at] = x;
+  const i = w.added % WINDOW;
+  // Overwriting a sample that `sorted` holds: remember it (a window more behind is rebuilt instead).
+  if (w.added >= WINDOW && w.added - w.synced < WINDOW) w.dropped.push(w.xs[i]!);
   w.xs[i] = x;
+  w.added++;
+}
+
+/** Bring `sorted` up to the ring: each new sample in and each overwritten one out, or a re-sort when far behind. */
+function sync(w: Window): void {
+  const n = count(w);
+  if (w.added - w.synced >= WINDOW) {
+    w.sorted.set(w.xs.subarray(0, n));
+    w.sorted.subarray(0, n).sort();
+  } else {
+    const s = w.sorted;
+    let held = Math.min(w.synced, WINDOW);
+    let d = 0;
+    for (let k = w.synced; k < w.added; k++) {
+      if (held === WINDOW) {
+        const old = search(s, held, w.dropped[d++]!);
+        s.copyWithin(old, old + 1, held--);
+      }
+      const x = w.xs[k % WINDOW]!;
+      const at = search(s, held, x);
+      s.copyWithin(at + 1, at, held++);
+      s[at] = x;
+    }
+  }
+  w.dropped.length = 0;
+  w.synced = w.added;
 }
 
 /** The q-quantile: the smallest sample with at least q of the samples at or below it. */
-const quantile = (w: Window, q: number): number => w.sorted[Math.max(0, Math.ceil(q * count(w)) - 1)]!;
+function quantile(w: Window, q: number): number {
+  if (w.synced !== w.added) sync(w);
+  return w.sorted[Math.max(0, Math.ceil(q * count(w)) - 1)]!;
+}
 
 export class LatencyEstimator {
   readonly #windows = new Map<string, Window>();
-  /** p95 ÷ model time of the latest observed subnet: the correction for unobserved ones. */
-  #ratio = 1;
+  /** The latest subnet observed MIN_CALLS times: its p95 ÷ model time corrects the unobserved ones. */
+  #latest?: { w: Window; s: SubnetEntry; batch: number };
 
   readonly #learn: boolean;
   readonly #now: () => number;
@@ -112,7 +141,7 @@ export class LatencyEstimator {
   #window(key: string): Window {
     let w = this.#windows.get(key);
     const now = this.#now();
-    if (!w || now - w.at > STALE_MS) this.#windows.set(key, (w = { xs: new Float64Array(WINDOW), sorted: new Float64Array(WINDOW), added: 0, at: now }));
+    if (!w || now - w.at > STALE_MS) this.#windows.set(key, (w = newWindow(now)));
     w.at = now;
     return w;
   }
@@ -130,7 +159,9 @@ export class LatencyEstimator {
   /** About the p95 of a call's time, in ms. */
   latencyMs(s: SubnetEntry, batch = 1): number {
     const w = this.#seen(s, batch);
-    return w ? quantile(w, 0.95) : this.base(s, batch) * this.#ratio;
+    if (w) return quantile(w, 0.95);
+    const l = this.#latest;
+    return this.base(s, batch) * (l ? quantile(l.w, 0.95) / this.base(l.s, l.batch) : 1);
   }
 
   /** Whether the estimate comes from this subnet's own calls. */
@@ -142,7 +173,12 @@ export class LatencyEstimator {
     if (!this.#learn || !(ms > 0 && ms < Infinity)) return;
     const w = this.#window(`${s.id}@${batch}`);
     add(w, ms);
-    if (count(w) >= MIN_CALLS) this.#ratio = quantile(w, 0.95) / this.base(s, batch);
+    if (count(w) >= MIN_CALLS) {
+      const l = (this.#latest ??= { w, s, batch });
+      l.w = w;
+      l.s = s;
+      l.batch = batch;
+    }
   }
 
   calibration(): Calibration {

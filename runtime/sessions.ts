@@ -73,8 +73,9 @@ interface Engine {
   s?: SubnetEntry;
   batch: number;
   t0: number;
-  ok?: (outputs: Record<string, any>) => Record<string, any>;
-  fail?: (err: unknown) => never;
+  /** Reactions to a run's end (learn its time, free the engine); made once per engine. */
+  ok?: () => void;
+  fail?: () => void;
   lastUsed: number;
   runs: number;
   sw?: SwitchGraph;
@@ -148,16 +149,15 @@ export class Engines {
   run(s: SubnetEntry, feeds: Record<string, OrtTensorLike>, batch: number, t0 = performance.now()): Promise<Record<string, any>> {
     const e = this.#engine(s);
     // Handlers are made once per engine: runs on an engine are serialized, so its state is the run's.
-    e.ok ??= (outputs) => {
+    e.ok ??= () => {
       if (e.runs++) this.#timer(e.s!, e.batch, performance.now() - e.t0);
       e.pending--;
-      return outputs;
     };
-    e.fail ??= (err) => {
-      e.pending--;
+    e.fail ??= () => void e.pending--;
+    const p = e.pending++ === 0 && e.ready ? this.#exec(e, e.ready, s, feeds, batch, t0) : e.last.then(() => e.session, () => e.session).then((session) => this.#exec(e, session, s, feeds, batch, performance.now()), (err) => {
+      e.fail!();
       throw err;
-    };
-    const p = e.pending++ === 0 && e.ready ? this.#exec(e, e.ready, s, feeds, batch, t0) : e.last.then(() => e.session, () => e.session).then((session) => this.#exec(e, session, s, feeds, batch, performance.now()), e.fail);
+    });
     e.last = p; // the caller handles p's rejection; later runs follow it either way
     return p;
   }
@@ -167,7 +167,12 @@ export class Engines {
     e.batch = batch;
     if (e.sw) feeds = { ...feeds, [e.sw.routeInput]: this.#route(e.sw, s, batch) };
     e.t0 = t0;
-    return session.run(feeds).then(e.ok, e.fail);
+    // The caller gets ORT's own promise; the bookkeeping is a reaction registered on it first,
+    // so it runs before the caller's (and the next run sees the engine free) without a promise
+    // in between on every call.
+    const p = session.run(feeds);
+    void p.then(e.ok, e.fail);
+    return p;
   }
 
   #engine(s: SubnetEntry): Engine {

@@ -46,6 +46,24 @@ void describe('LatencyEstimator (p95 of recent calls per subnet)', () => {
     assert.equal(est.calibration().observed[`${mid.id}@1`]!.length, WINDOW);
   });
 
+  void it('gives the exact p95 of the last WINDOW calls however calls and estimates interleave', () => {
+    const est = new LatencyEstimator(LATENCY);
+    const rand = rng(11);
+    const seen: number[] = [];
+    // Gaps of 0-3 calls between estimates (sorted catches up one sample at a time), and runs of
+    // more than WINDOW calls without one (rebuilt from the ring).
+    for (let step = 0; step < 60; step++) {
+      const calls = step % 10 === 9 ? WINDOW + 37 : Math.floor(rand() * 4);
+      for (let i = 0; i < calls; i++) {
+        const ms = 0.1 + Math.round(rand() * 50) / 10; // ties too (positive: a 0 ms call is not a time)
+        seen.push(ms);
+        est.observe(mid, 1, ms);
+      }
+      const last = seen.slice(-WINDOW).sort((a, b) => a - b);
+      if (last.length >= 5) assert.equal(est.latencyMs(mid), last[Math.ceil(0.95 * last.length) - 1], `after ${seen.length} calls`);
+    }
+  });
+
   void it('forgets a window after STALE_MS without calls, so selection can return to a subnet once a slowdown ends', () => {
     let clock = 0;
     const est = new LatencyEstimator(LATENCY, undefined, true, () => clock);
