@@ -37,7 +37,7 @@ const log = (s: string): void => void process.stderr.write(`${s}\n`);
  * (where their buffers landed; measured up to 6 % here), so the calls are spread over REPLICAS
  * fresh sets of sessions, created in turn, and each p50 is over all of them.
  */
-const REPLICAS = 4;
+const REPLICAS = 8;
 async function perCall(m: BenchModel): Promise<Record<string, unknown>> {
   const ids = [...m.standalone.keys()];
   const rows: Record<string, unknown>[] = [];
@@ -46,12 +46,17 @@ async function perCall(m: BenchModel): Promise<Record<string, unknown>> {
     const x = input(batch);
     const samples = new Map(ids.map((id) => [id, { base: [] as number[], fast: [] as number[], lean: [] as number[] }]));
     // Many rounds: the worst of 24 ratios is the figure, so each median must be tight (calls are cheap).
-    const rounds = Math.round((m.name === 'large' ? 200 : 1000) / (batch === 32 ? 2 : 1) / (QUICK ? 50 : 1) / REPLICAS);
+    const rounds = Math.round((m.name === 'large' ? 400 : 2000) / (batch === 32 ? 2 : 1) / (QUICK ? 50 : 1) / REPLICAS);
     for (let rep = 0; rep < REPLICAS; rep++) {
       const base = new Map<string, ort.InferenceSession>();
       const load = (mode: 'fast' | 'lean') => SortedModel.load(m.bytes, { ort, mode, calibrate: false, sessionOptions: SESSION_OPTIONS });
-      const models = rep % 2 ? { lean: await load('lean'), fast: await load('fast') } : { fast: await load('fast'), lean: await load('lean') };
-      for (const [id, bytes] of m.standalone) base.set(id, await ort.InferenceSession.create(bytes, SESSION_OPTIONS));
+      // Creation order rotates too (memory handed out later can be faster or slower).
+      const standalone = async () => {
+        for (const [id, bytes] of m.standalone) base.set(id, await ort.InferenceSession.create(bytes, SESSION_OPTIONS));
+      };
+      if (rep % 2 === 0) await standalone();
+      const models = rep % 4 < 2 ? { fast: await load('fast'), lean: await load('lean') } : { lean: await load('lean'), fast: await load('fast') };
+      if (rep % 2 === 1) await standalone();
       for (let r = -3; r < rounds; r++) {
         for (const id of shuffle(ids, rand)) {
           for (const who of shuffle(['base', 'fast', 'lean'] as const, rand)) {

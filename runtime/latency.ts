@@ -46,31 +46,24 @@ export const STALE_MS = 30_000;
 
 /**
  * The last WINDOW call times of one subnet at one batch size, in a ring (`xs`, next write at
- * `added % WINDOW`). A call only writes the ring; `sorted` (the first `count` of it) catches up
- * when an estimate is asked for, so a call with a fixed subnet pays no sorting at all.
+ * `added % WINDOW`) and sorted (the first `count(w)` of `sorted`), in typed arrays: no
+ * allocation per call.
  */
 interface Window {
   xs: Float64Array;
   sorted: Float64Array;
   /** Samples ever added. */
   added: number;
-  /** `added` when `sorted` last caught up. */
-  synced: number;
-  /** Samples the ring overwrote since then, oldest first: they leave `sorted` at the catch-up. */
-  dropped: number[];
   /** When the latest was added (the estimator's clock). */
   at: number;
 }
-
-const newWindow = (at: number): Window => ({ xs: new Float64Array(WINDOW), sorted: new Float64Array(WINDOW), added: 0, synced: 0, dropped: [], at });
 
 /** Samples held. */
 const count = (w: Window): number => Math.min(w.added, WINDOW);
 
 /** Index of the first of the `n` sorted samples that is not below `x`. */
 function search(s: Float64Array, n: number, x: number): number {
-  let lo = 0;
-  let hi = n;
+  let [lo, hi] = [0, n];
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (s[mid]! < x) lo = mid + 1;
@@ -79,50 +72,37 @@ function search(s: Float64Array, n: number, x: number): number {
   return lo;
 }
 
-/** Add `x` to the ring, O(1); `sorted` catches up in `sync`. */
+/** Add `x`, dropping the oldest sample when the window is full. */
 function add(w: Window, x: number): void {
-  const i = w.added % WINDOW;
-  // Overwriting a sample that `sorted` holds: remember it (a window more behind is rebuilt instead).
-  if (w.added >= WINDOW && w.added - w.synced < WINDOW) w.dropped.push(w.xs[i]!);
-  w.xs[i] = x;
-  w.added++;
-}
-
-/** Bring `sorted` up to the ring: each new sample in and each overwritten one out, or a re-sort when far behind. */
-function sync(w: Window): void {
-  const n = count(w);
-  if (w.added - w.synced >= WINDOW) {
-    w.sorted.set(w.xs.subarray(0, n));
-    w.sorted.subarray(0, n).sort();
-  } else {
-    const s = w.sorted;
-    let held = Math.min(w.synced, WINDOW);
-    let d = 0;
-    for (let k = w.synced; k < w.added; k++) {
-      if (held === WINDOW) {
-        const old = search(s, held, w.dropped[d++]!);
-        s.copyWithin(old, old + 1, held--);
-      }
-      const x = w.xs[k % WINDOW]!;
-      const at = search(s, held, x);
-      s.copyWithin(at + 1, at, held++);
-      s[at] = x;
-    }
+  const s = w.sorted;
+  let n = count(w);
+  const i = w.added++ % WINDOW;
+  if (n === WINDOW) {
+    const old = search(s, n, w.xs[i]!);
+    s.copyWithin(old, old + 1, n--);
   }
-  w.dropped.length = 0;
-  w.synced = w.added;
+  const at = search(s, n, x);
+  s.copyWithin(at + 1, at, n);
+  s[at] = x;
+  w.xs[i] = x;
 }
 
 /** The q-quantile: the smallest sample with at least q of the samples at or below it. */
-function quantile(w: Window, q: number): number {
-  if (w.synced !== w.added) sync(w);
-  return w.sorted[Math.max(0, Math.ceil(q * count(w)) - 1)]!;
-}
+const quantile = (w: Window, q: number): number => w.sorted[Math.max(0, Math.ceil(q * count(w)) - 1)]!;
+
+/** Calls observe() queues before they go into their windows. */
+const QUEUE = 64;
 
 export class LatencyEstimator {
   readonly #windows = new Map<string, Window>();
-  /** The latest subnet observed MIN_CALLS times: its p95 ÷ model time corrects the unobserved ones. */
-  #latest?: { w: Window; s: SubnetEntry; batch: number };
+  /**
+   * Calls not yet in their windows. A call only queues its time (a few stores, right after ORT
+   * has streamed the weights through the caches); the windows take the queue in one go when an
+   * estimate is read or QUEUE calls wait.
+   */
+  readonly #queue: { s: SubnetEntry; batch: number; ms: number; at: number }[] = [];
+  /** p95 ÷ model time of the latest observed subnet: the correction for unobserved ones. */
+  #ratio = 1;
 
   readonly #learn: boolean;
   readonly #now: () => number;
@@ -138,10 +118,9 @@ export class LatencyEstimator {
   }
 
   /** The window of `key`, emptied first if it went stale. */
-  #window(key: string): Window {
+  #window(key: string, now = this.#now()): Window {
     let w = this.#windows.get(key);
-    const now = this.#now();
-    if (!w || now - w.at > STALE_MS) this.#windows.set(key, (w = newWindow(now)));
+    if (!w || now - w.at > STALE_MS) this.#windows.set(key, (w = { xs: new Float64Array(WINDOW), sorted: new Float64Array(WINDOW), added: 0, at: now }));
     w.at = now;
     return w;
   }
@@ -152,6 +131,7 @@ export class LatencyEstimator {
   }
 
   #seen(s: SubnetEntry, batch: number): Window | undefined {
+    if (this.#queue.length) this.#flush();
     const w = this.#windows.get(`${s.id}@${batch}`);
     return w && count(w) >= MIN_CALLS && this.#now() - w.at <= STALE_MS ? w : undefined;
   }
@@ -159,9 +139,7 @@ export class LatencyEstimator {
   /** About the p95 of a call's time, in ms. */
   latencyMs(s: SubnetEntry, batch = 1): number {
     const w = this.#seen(s, batch);
-    if (w) return quantile(w, 0.95);
-    const l = this.#latest;
-    return this.base(s, batch) * (l ? quantile(l.w, 0.95) / this.base(l.s, l.batch) : 1);
+    return w ? quantile(w, 0.95) : this.base(s, batch) * this.#ratio;
   }
 
   /** Whether the estimate comes from this subnet's own calls. */
@@ -170,18 +148,20 @@ export class LatencyEstimator {
   }
 
   observe(s: SubnetEntry, batch: number, ms: number): void {
-    if (!this.#learn || !(ms > 0 && ms < Infinity)) return;
-    const w = this.#window(`${s.id}@${batch}`);
-    add(w, ms);
-    if (count(w) >= MIN_CALLS) {
-      const l = (this.#latest ??= { w, s, batch });
-      l.w = w;
-      l.s = s;
-      l.batch = batch;
+    if (this.#learn && ms > 0 && ms < Infinity && this.#queue.push({ s, batch, ms, at: this.#now() }) >= QUEUE) this.#flush();
+  }
+
+  #flush(): void {
+    for (const { s, batch, ms, at } of this.#queue) {
+      const w = this.#window(`${s.id}@${batch}`, at);
+      add(w, ms);
+      if (count(w) >= MIN_CALLS) this.#ratio = quantile(w, 0.95) / this.base(s, batch);
     }
+    this.#queue.length = 0;
   }
 
   calibration(): Calibration {
+    this.#flush();
     const observed: Record<string, number[]> = {};
     for (const [key, w] of this.#windows) observed[key] = Array.from(w.xs.subarray(0, count(w)), (x) => Number(x.toPrecision(4)));
     return { format: 'sortednet-calibration', version: 2, latency: { ...this.model }, observed };
