@@ -51,6 +51,11 @@ export class SortedNetError extends Error {
 }
 
 /** Suggest the closest candidate for a mistyped key (edit distance), esbuild-style. */
+/** Throw a SortedNetError; every module throws through this one call shape (a smaller bundle than object literals). */
+export function raise(code: SortedNetErrorCode, file: string, field: string, found: string, fix: string, cause?: unknown): never {
+  throw new SortedNetError({ code, file, field, found, fix, cause });
+}
+
 export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestD = Infinity;
@@ -80,12 +85,6 @@ export function rejectUnknownKeys(obj: object, allowed: readonly string[], where
   for (const key of Object.keys(obj)) {
     if (allowed.includes(key)) continue;
     const guess = didYouMean(key, allowed);
-    throw new SortedNetError({
-      code: where.code,
-      file: where.file,
-      field: where.field ? `${where.field}.${key}` : key,
-      found: `unknown key "${key}"`,
-      fix: guess ? `did you mean "${guess}"?` : `use only ${allowed.map((k) => `"${k}"`).join(', ')}`,
-    });
+    raise(where.code, where.file, where.field ? `${where.field}.${key}` : key, `unknown key "${key}"`, guess ? `did you mean "${guess}"?` : `use only ${allowed.map((k) => `"${k}"`).join(', ')}`);
   }
 }

@@ -6,7 +6,7 @@
  * prepareFeeds(ort, manifest, { input: { data: new Float32Array(784), dims: [1, 784] } });
  * // { feeds: { input: ort.Tensor }, batch: 1 }
  */
-import { didYouMean, SortedNetError } from './errors.js';
+import { didYouMean, raise } from './errors.js';
 import type { DType, IoEntry, Manifest } from './manifest-types.js';
 import type { OrtLike, OrtTensorLike } from './ort.js';
 
@@ -23,7 +23,7 @@ const ARRAYS: Record<DType, { ctor: Float32ArrayConstructor | BigInt64ArrayConst
 
 // Module-level, not per call: run() is on the hot path.
 function fail(field: string, found: string, fix: string): never {
-  throw new SortedNetError({ code: 'BAD_INPUT', file: '<api>', field, found, fix });
+  raise('BAD_INPUT', '<api>', field, found, fix);
 }
 
 function shape(io: IoEntry): string {

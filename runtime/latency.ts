@@ -19,7 +19,7 @@
  * est.latencyMs(subnet, 1);    // 0.42: the p95 of those calls
  * JSON.stringify(est.calibration()); // save it; load(src, { ort, calibration }) reuses it
  */
-import { rejectUnknownKeys, SortedNetError } from './errors.js';
+import { rejectUnknownKeys, raise } from './errors.js';
 import type { SubnetEntry } from './manifest-types.js';
 
 /** Latency per call ≈ overheadMs + msPerMac · MACs · batch. */
@@ -172,9 +172,7 @@ export class LatencyEstimator {
 export function checkCalibration(c: unknown, where = 'load().calibration'): Calibration {
   const num = (v: unknown): boolean => typeof v === 'number' && v >= 0 && v < Infinity;
   const top = c as Calibration;
-  const bad = (field: string, found: unknown): never => {
-    throw new SortedNetError({ code: 'BAD_OPTION', file: '<api>', field: `${where}${field}`, found: JSON.stringify(found), fix: 'pass model.calibration (or its JSON) unchanged, or drop it to calibrate again' });
-  };
+  const bad = (field: string, found: unknown): never => raise('BAD_OPTION', '<api>', `${where}${field}`, JSON.stringify(found), 'pass model.calibration (or its JSON) unchanged, or drop it to calibrate again');
   if (typeof top !== 'object' || top === null) bad('', top);
   rejectUnknownKeys(top, ['format', 'version', 'latency', 'observed'], { file: '<api>', field: where, code: 'BAD_OPTION' });
   if (top.format !== 'sortednet-calibration' || top.version !== 2) bad('.version', top.version);

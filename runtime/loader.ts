@@ -8,7 +8,7 @@
  * const bytes = await ModelBytes.open(openSource(url, {}), { emit: console.log });
  * await bytes.upTo(bytes.manifest.subnets[0].prefixBytes); // { status: 'progress', loaded, total, ... }
  */
-import { SortedNetError } from './errors.js';
+import { raise } from './errors.js';
 import { scanManifest, readManifest, type Manifest, type SegmentEntry } from './manifest.js';
 import type { ByteSource } from './source.js';
 
@@ -119,7 +119,7 @@ export class ModelBytes {
     }
     const got = hex(await subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
     if (got !== s.sha256) {
-      throw new SortedNetError({ code: 'BAD_ONNX', file: this.name, field: `sortednet.segments[${i}]`, found: `bytes ${s.start}-${s.end} hash to ${got}, not ${s.sha256}`, fix: 'download the file again (and clear caches); if it persists, re-pack it' });
+      raise('BAD_ONNX', this.name, `sortednet.segments[${i}]`, `bytes ${s.start}-${s.end} hash to ${got}, not ${s.sha256}`, 'download the file again (and clear caches); if it persists, re-pack it');
     }
     if (this.#opts.cache && this.src.remote && globalThis.caches) await this.#toCache(s.sha256, bytes).catch(() => undefined);
   }

@@ -6,7 +6,7 @@
  * const { manifest } = readManifest(firstBytes, 'model.onnx');
  * manifest.subnets.map((s) => s.id); // ['d1-w25', 'd2-w25', ...] smallest first
  */
-import { SortedNetError } from './errors.js';
+import { raise } from './errors.js';
 import { WireError, WireReader } from './wire.js';
 import { validateManifest } from './validate.js';
 import { MANIFEST_KEY, type Manifest, type SubnetEntry } from './manifest-types.js';
@@ -28,9 +28,7 @@ const notPacked = 'pack it with `sortednet-pack model.safetensors -o model.onnx`
  */
 export function scanManifest(bytes: Uint8Array, file: string): ManifestLocation | { needBytes: number } {
   const r = new WireReader(bytes);
-  const fail = (field: string, found: string, fix: string): never => {
-    throw new SortedNetError({ code: 'BAD_ONNX', file, field, found, fix });
-  };
+  const fail = (field: string, found: string, fix: string): never => raise('BAD_ONNX', file, field, found, fix);
   try {
     while (!r.eof()) {
       const at = r.pos;
@@ -71,24 +69,12 @@ export function scanManifest(bytes: Uint8Array, file: string): ManifestLocation 
 export function readManifest(bytes: Uint8Array, file = '<memory>'): ManifestLocation {
   const found = scanManifest(bytes, file);
   if ('manifest' in found) return found;
-  throw new SortedNetError({
-    code: 'BAD_ONNX',
-    file,
-    field: `metadata_props["${MANIFEST_KEY}"]`,
-    found: `the bytes end (at ${bytes.length}) before the manifest, so the file is truncated`,
-    fix: 'download the file again, or pass a longer prefix',
-  });
+  return raise('BAD_ONNX', file, `metadata_props["${MANIFEST_KEY}"]`, `the bytes end (at ${bytes.length}) before the manifest, so the file is truncated`, 'download the file again, or pass a longer prefix');
 }
 
 /** A manifest entry by id, or UNKNOWN_SUBNET listing the valid ids. */
 export function findSubnet(manifest: Manifest, id: string, file: string): SubnetEntry {
   const s = manifest.subnets.find((x) => x.id === id);
   if (s) return s;
-  throw new SortedNetError({
-    code: 'UNKNOWN_SUBNET',
-    file,
-    field: 'subnet',
-    found: `"${id}" is not in the manifest`,
-    fix: `use one of ${manifest.subnets.map((x) => x.id).join(', ')}`,
-  });
+  return raise('UNKNOWN_SUBNET', file, 'subnet', `"${id}" is not in the manifest`, `use one of ${manifest.subnets.map((x) => x.id).join(', ')}`);
 }

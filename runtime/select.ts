@@ -7,7 +7,7 @@
  * selectSubnet(manifest.subnets, { latencyMs: 2, minAccuracy: 0.9 }, { overheadMs: 0.05, msPerMac: 2e-6 });
  * // the most accurate subnet estimated at <= 2 ms with accuracy >= 0.9
  */
-import { rejectUnknownKeys, SortedNetError } from './errors.js';
+import { rejectUnknownKeys, raise } from './errors.js';
 import type { LatencyModel } from './latency.js';
 import type { SubnetEntry } from './manifest-types.js';
 
@@ -48,9 +48,7 @@ export function estimate(s: SubnetEntry, latency: LatencyModel, batch = 1): Esti
 
 /** Check a budget's keys and values; `where` is e.g. `load().budget`. */
 export function checkBudget(budget: unknown, where: string): Budget {
-  const fail = (field: string, found: string, fix: string): never => {
-    throw new SortedNetError({ code: 'BAD_OPTION', file: '<api>', field, found, fix });
-  };
+  const fail = (field: string, found: string, fix: string): never => raise('BAD_OPTION', '<api>', field, found, fix);
   if (typeof budget !== 'object' || budget === null || Array.isArray(budget)) fail(where, JSON.stringify(budget), 'pass an object such as { latencyMs: 5 }');
   rejectUnknownKeys(budget as object, BUDGET_KEYS, { file: '<api>', field: where, code: 'BAD_OPTION' });
   for (const [k, v] of Object.entries(budget as object)) {
@@ -114,7 +112,7 @@ export function judge(subnets: readonly SubnetEntry[], budget: Budget, latency: 
   const est = new Map(subnets.map((s) => [s, estFn(s, batch)]));
   for (const k of keys) {
     if (subnets.every((s) => CONSTRAINTS[k].value(s, est.get(s)!) === undefined)) {
-      throw new SortedNetError({ code: 'BAD_OPTION', file, field: `budget.${k}`, found: `${budget[k]}, but the manifest has no ${k === 'minAccuracy' ? 'accuracy' : 'loss'} metrics`, fix: `drop ${k}, or re-pack a checkpoint that carries held-out metrics` });
+      raise('BAD_OPTION', file, `budget.${k}`, `${budget[k]}, but the manifest has no ${k === 'minAccuracy' ? 'accuracy' : 'loss'} metrics`, `drop ${k}, or re-pack a checkpoint that carries held-out metrics`);
     }
   }
   const meets = (s: SubnetEntry, k: BudgetKey): boolean => {
@@ -157,5 +155,5 @@ function pick(subnets: readonly SubnetEntry[], verdicts: Verdict[], budget: Budg
   const fix = relax.length === 0
     ? 'relax several budget fields; see model.subnets for each subnet\'s estimates and metrics'
     : relax.map((r) => `${CONSTRAINTS[r.k].upper ? 'raise' : 'lower'} ${r.k} to ${outward(r.v, CONSTRAINTS[r.k].upper)}`).join(', or ');
-  throw new SortedNetError({ code: 'IMPOSSIBLE_BUDGET', file, field, found, fix });
+  return raise('IMPOSSIBLE_BUDGET', file, field, found, fix);
 }

@@ -11,7 +11,7 @@
  * localStorage.calibration = JSON.stringify(model.calibration); // reuse: load(src, { ort, calibration })
  */
 import { calibrate } from './calibrate.js';
-import { rejectUnknownKeys, SortedNetError } from './errors.js';
+import { raise, rejectUnknownKeys, SortedNetError } from './errors.js';
 import { prepareFeeds, zeroFeeds, type FeedValue } from './feeds.js';
 import { checkCalibration, LatencyEstimator, type Calibration, type LatencyModel } from './latency.js';
 import { ModelBytes, type ProgressEvent } from './loader.js';
@@ -82,7 +82,7 @@ export interface Explanation {
   subnets: { id: string; accuracy?: number; latencyMs: number; latencyFrom: 'observed' | 'calibration'; memoryMB: number; downloaded: boolean; fits: boolean; fails: string[] }[];
 }
 
-const badOption = (field: string, found: string, fix: string): SortedNetError => new SortedNetError({ code: 'BAD_OPTION', file: '<api>', field, found, fix });
+const badOption = (field: string, found: string, fix: string): never => raise('BAD_OPTION', '<api>', field, found, fix);
 
 export class SortedModel<O extends OrtLike = OrtLike> {
   #target: SubnetEntry;

@@ -7,7 +7,7 @@
  * const src = openSource('https://example.com/model.onnx', {});
  * const head = await src.prefix(65536); // the first 64 KiB (or the whole file if the server ignores Range)
  */
-import { SortedNetError } from './errors.js';
+import { raise } from './errors.js';
 
 /** Bytes, an ArrayBuffer, a URL, or (Node only, via `sortednet/runtime/node`) a file path. */
 export type ModelSource = Uint8Array | ArrayBuffer | string | URL;
@@ -90,7 +90,7 @@ class UrlSource implements ByteSource {
   }
 
   #fail(found: string, cause?: unknown): never {
-    throw new SortedNetError({ code: 'IO', file: this.name, field: '(fetch)', found, fix: 'check the URL and that the server is reachable', cause });
+    return raise('IO', this.name, '(fetch)', found, 'check the URL and that the server is reachable', cause);
   }
 
   /** Append at the end, growing the buffer to the file size when known. */
@@ -146,7 +146,7 @@ export function openSource(source: ModelSource, options: SourceOptions): ByteSou
   if (source instanceof Uint8Array) return memorySource(source, options.name ?? '<memory>');
   if (source instanceof ArrayBuffer) return memorySource(new Uint8Array(source), options.name ?? '<memory>');
   if (typeof source !== 'string' && !(source instanceof URL)) {
-    throw new SortedNetError({ code: 'BAD_OPTION', file: '<api>', field: 'load() source', found: `a ${typeof source}`, fix: 'pass a Uint8Array, an ArrayBuffer, a URL, or (Node) a file path' });
+    raise('BAD_OPTION', '<api>', 'load() source', `a ${typeof source}`, 'pass a Uint8Array, an ArrayBuffer, a URL, or (Node) a file path');
   }
   for (const open of openers) {
     const s = open(source, options);
@@ -154,7 +154,7 @@ export function openSource(source: ModelSource, options: SourceOptions): ByteSou
   }
   const fetchFn = options.fetch ?? globalThis.fetch;
   if (typeof fetchFn !== 'function') {
-    throw new SortedNetError({ code: 'BAD_OPTION', file: String(source), field: 'load() fetch', found: 'no fetch in this environment', fix: 'pass options.fetch, or load from bytes' });
+    raise('BAD_OPTION', String(source), 'load() fetch', 'no fetch in this environment', 'pass options.fetch, or load from bytes');
   }
   return new UrlSource(String(source), fetchFn.bind(globalThis), options.rangeRequests ?? true);
 }

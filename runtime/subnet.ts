@@ -7,7 +7,7 @@
  * const { graph, tensors } = subnetParts(manifest, fileBytes, 'd1-w25', 'model.onnx');
  * graph.initializers; // ['layers.0.weight[:,:128]', 'layers.0.bias[:128]', 'head.weight[:128,:]', 'head.bias']
  */
-import { SortedNetError } from './errors.js';
+import { raise } from './errors.js';
 import { foldConcats, type GraphDef, type TensorBytes } from './graph.js';
 import { subnetGraph } from './graphs/index.js';
 import { findSubnet, type Manifest, type SubnetEntry } from './manifest.js';
@@ -34,9 +34,7 @@ function tensorIndex(manifest: Manifest, name: string): number {
 /** Throws BAD_ONNX when `bytes` is too short or the tensor's raw_data is not where the manifest says. */
 export function tensorBytes(manifest: Manifest, name: string, bytes: Uint8Array, file: string): TensorBytes {
   const i = tensorIndex(manifest, name);
-  const fail = (found: string, fix: string): never => {
-    throw new SortedNetError({ code: 'BAD_ONNX', file, field: `sortednet.tensors[${i}] (${name})`, found, fix });
-  };
+  const fail = (found: string, fix: string): never => raise('BAD_ONNX', file, `sortednet.tensors[${i}] (${name})`, found, fix);
   if (i < 0) fail('missing from the manifest', 're-pack the checkpoint with this version of sortednet-pack');
   const t = manifest.tensors[i]!;
   if (t.offset + t.length > bytes.length) {

@@ -8,7 +8,7 @@
  * validateManifest({ ...manifest, subnets: [{ ...s, levls: {} }] }, 'model.onnx');
  * // throws: model.onnx: sortednet.subnets[0].levls: unknown key "levls". Fix: did you mean "levels"?
  */
-import { rejectUnknownKeys, SortedNetError } from './errors.js';
+import { rejectUnknownKeys, raise } from './errors.js';
 import { GRAPHS, type ArchGraphs } from './graphs/index.js';
 import { DTYPE_BYTES } from './graph.js';
 import { ARCHS, DTYPES, MANIFEST_FORMAT, MANIFEST_VERSION, type Manifest } from './manifest-types.js';
@@ -21,9 +21,7 @@ const repack = 're-pack the checkpoint with `sortednet-pack`';
 /** Check a parsed manifest; returns it typed, or throws BAD_MANIFEST naming the path. */
 export function validateManifest(json: unknown, file: string): Manifest {
   const field = (path: string): string => `sortednet${path ? `.${path}` : ''}`;
-  const fail = (path: string, found: string, fix = repack): never => {
-    throw new SortedNetError({ code: 'BAD_MANIFEST', file, field: field(path), found, fix });
-  };
+  const fail = (path: string, found: string, fix = repack): never => raise('BAD_MANIFEST', file, field(path), found, fix);
   const is = (ok: (v: any) => boolean, what: string): Rule => (v, path) => (ok(v) ? v : fail(path, `${JSON.stringify(v)}, not ${what}`));
   const str = is((v) => typeof v === 'string' && v !== '', 'a non-empty string');
   const num = is(Number.isFinite, 'a finite number');
