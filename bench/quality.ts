@@ -60,6 +60,8 @@ CNN (trainCnn defaults otherwise: 2 stages, stem stride 2, Adam 0.003, 3 subnets
                           subnet's detached outputs (default 0.5, trainCnn's; 0: off; twins never distill)
   --cnn-sampling MODE     sandwich | sandwich-exits | ends-exits | uniform | all-exits (default sandwich)
   --cnn-groups N          subnets per step (width groups under all-exits)  (default 3)
+  --cnn-augment           random left-right flips and 2-pixel shifts of the training images
+                          (sorted run and twins alike; default off)
                           (--cnn-distill, --cnn-sampling and --cnn-groups apply to cnn160 too)
 
 CNN with 160+ subnets (only the full network also trains alone, for the time ratio):
@@ -108,6 +110,7 @@ const { values } = parseArgs({
     'cnn-distill': { type: 'string', default: '0.5' },
     'cnn-sampling': { type: 'string', default: 'sandwich' },
     'cnn-groups': { type: 'string', default: '3' },
+    'cnn-augment': { type: 'boolean', default: false },
     'cnn160-channels': { type: 'string', default: '31' },
     'cnn160-depths': { type: 'string', default: '1,2,3,4' },
     'cnn160-widths': { type: 'string', default: '40' },
@@ -138,6 +141,8 @@ function int(name: keyof typeof values, s: string | undefined): number | undefin
 const need = (name: keyof typeof values) => int(name, values[name] as string)!;
 /** --<arch>-distill, --<arch>-sampling and --<arch>-groups: the sorted run's scheme (both CNN studies share the cnn flags). */
 const scheme = (arch: 'mlp' | 'cnn') => ({ distill: numberFlag('bench/quality.ts', `${arch}-distill`, values[`${arch}-distill`])!, sampling: values[`${arch}-sampling`] as Sampling, groups: need(`${arch}-groups`) });
+/** --cnn-augment: flips and 2-pixel shifts of the training images, for the sorted run and its twins alike. */
+const augment = () => ({ augment: values['cnn-augment'] === true });
 const list = (name: keyof typeof values) => (values[name] as string).split(',').map((x) => {
   const n = Number(x);
   if (!Number.isFinite(n)) throw new Error(`--${name}: expected numbers separated by commas, got "${values[name] as string}"`);
@@ -196,7 +201,7 @@ async function run(name: StudyName): Promise<Study> {
   }
   if (name === 'cnn') {
     const depths = list('cnn-depths');
-    return runCnnStudy({ name, evalBatch: 250, data: await fashion({}), twins: twins(values['cnn-twins']), config: { channels: need('cnn-channels'), depths, blocks: Math.max(...depths), widths: list('cnn-widths'), epochs: epochs ?? need('cnn-epochs'), ...scheme('cnn'), seed } });
+    return runCnnStudy({ name, evalBatch: 250, data: await fashion({}), twins: twins(values['cnn-twins']), config: { channels: need('cnn-channels'), depths, blocks: Math.max(...depths), widths: list('cnn-widths'), epochs: epochs ?? need('cnn-epochs'), ...scheme('cnn'), ...augment(), seed } });
   }
   if (name === 'cnn160') {
     const depths = list('cnn160-depths');
@@ -207,7 +212,7 @@ async function run(name: StudyName): Promise<Study> {
     const c2 = 2 * channels;
     if (c2 < n) throw new Error(`--cnn160-channels ${channels} gives ${c2} channels in stage 2, fewer than --cnn160-widths ${n}: use at least ${Math.ceil(n / 2)}`);
     const widths = Array.from({ length: n }, (_, k) => (c2 - n + k + 1) / c2);
-    return runCnnStudy({ name, evalBatch: 25, data: await fashion({ limitTrain: 20000, limitTest: 2000 }), twins: [`d${Math.max(...depths)}-w100`], config: { channels, depths, blocks: Math.max(...depths), widths, epochs: epochs ?? need('cnn160-epochs'), ...scheme('cnn'), seed } });
+    return runCnnStudy({ name, evalBatch: 25, data: await fashion({ limitTrain: 20000, limitTest: 2000 }), twins: [`d${Math.max(...depths)}-w100`], config: { channels, depths, blocks: Math.max(...depths), widths, epochs: epochs ?? need('cnn160-epochs'), ...scheme('cnn'), ...augment(), seed } });
   }
   const docs = int('lm-docs', values['lm-docs']);
   const brown = await loadBrown(docs !== undefined ? { limit: docs } : {});
