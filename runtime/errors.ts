@@ -81,10 +81,10 @@ function editDistance(a: string, b: string): number {
 }
 
 /** Reject keys not in `allowed`, naming the closest allowed key. */
-export function rejectUnknownKeys(obj: object, allowed: readonly string[], where: { file: string; field: string; code: SortedNetErrorCode }): void {
+export function rejectUnknownKeys(obj: object, allowed: readonly string[], code: SortedNetErrorCode, file: string, field: string): void {
   for (const key of Object.keys(obj)) {
     if (allowed.includes(key)) continue;
     const guess = didYouMean(key, allowed);
-    raise(where.code, where.file, where.field ? `${where.field}.${key}` : key, `unknown key "${key}"`, guess ? `did you mean "${guess}"?` : `use only ${allowed.map((k) => `"${k}"`).join(', ')}`);
+    raise(code, file, field ? `${field}.${key}` : key, `unknown key "${key}"`, guess ? `did you mean "${guess}"?` : `use only ${allowed.map((k) => `"${k}"`).join(', ')}`);
   }
 }

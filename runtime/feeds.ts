@@ -7,7 +7,7 @@
  * // { feeds: { input: ort.Tensor }, batch: 1 }
  */
 import { didYouMean, raise } from './errors.js';
-import type { DType, IoEntry, Manifest } from './manifest-types.js';
+import type { DType, Manifest } from './manifest-types.js';
 import type { OrtLike, OrtTensorLike } from './ort.js';
 
 /**
@@ -16,9 +16,10 @@ import type { OrtLike, OrtTensorLike } from './ort.js';
  */
 export type FeedValue = OrtTensorLike | { data: Float32Array | BigInt64Array; dims: readonly number[] };
 
-const ARRAYS: Record<DType, { ctor: Float32ArrayConstructor | BigInt64ArrayConstructor; name: string }> = {
-  float32: { ctor: Float32Array, name: 'Float32Array' },
-  int64: { ctor: BigInt64Array, name: 'BigInt64Array' },
+// Their `.name` ('Float32Array', ...) is what error messages print.
+const ARRAYS: Record<DType, Float32ArrayConstructor | BigInt64ArrayConstructor> = {
+  float32: Float32Array,
+  int64: BigInt64Array,
 };
 
 // Module-level, not per call: run() is on the hot path.
@@ -26,8 +27,8 @@ function fail(field: string, found: string, fix: string): never {
   raise('BAD_INPUT', '<api>', field, found, fix);
 }
 
-function shape(io: IoEntry): string {
-  return `[${io.dims.join(', ')}]`;
+function shape(dims: readonly (number | string)[]): string {
+  return `[${dims.join(', ')}]`;
 }
 
 export function prepareFeeds(ort: OrtLike, manifest: Manifest, feeds: Record<string, FeedValue>): { feeds: Record<string, OrtTensorLike>; batch: number } {
@@ -47,14 +48,14 @@ export function prepareFeeds(ort: OrtLike, manifest: Manifest, feeds: Record<str
   let batch: number | undefined;
   for (const io of inputs) {
     const v = feeds[io.name];
-    if (!v || typeof v !== 'object' || !Array.isArray(v.dims)) return fail(`feeds.${io.name}`, v === undefined ? 'missing' : 'not a tensor', `pass a ${io.dtype} tensor of shape ${shape(io)}`);
+    if (!v || typeof v !== 'object' || !Array.isArray(v.dims)) return fail(`feeds.${io.name}`, v === undefined ? 'missing' : 'not a tensor', `pass a ${io.dtype} tensor of shape ${shape(io.dims)}`);
     const dims = v.dims;
-    if (dims.length !== io.dims.length) fail(`feeds.${io.name}.dims`, `[${dims.join(', ')}]`, `use shape ${shape(io)}`);
+    if (dims.length !== io.dims.length) fail(`feeds.${io.name}.dims`, shape(dims), `use shape ${shape(io.dims)}`);
     let n = 1;
     for (let i = 0; i < dims.length; i++) {
       const d = io.dims[i]!;
       const seen = typeof d === 'string' ? symbols[d] : d;
-      if (seen !== undefined && dims[i] !== seen) fail(`feeds.${io.name}.dims`, `[${dims.join(', ')}]`, `use shape ${shape(io)}${typeof d === 'string' ? ` with ${d} = ${seen}` : ''}`);
+      if (seen !== undefined && dims[i] !== seen) fail(`feeds.${io.name}.dims`, shape(dims), `use shape ${shape(io.dims)}${typeof d === 'string' ? ` with ${d} = ${seen}` : ''}`);
       if (typeof d === 'string') {
         symbols[d] = dims[i]!;
         batch ??= dims[i];
@@ -65,8 +66,9 @@ export function prepareFeeds(ort: OrtLike, manifest: Manifest, feeds: Record<str
       if (v.type !== io.dtype) fail(`feeds.${io.name}.type`, `"${v.type}"`, `pass a ${io.dtype} tensor`);
       out[io.name] = v;
     } else {
-      const { ctor, name } = ARRAYS[io.dtype];
-      if (!(v.data instanceof ctor) || v.data.length !== n) fail(`feeds.${io.name}.data`, v.data instanceof ctor ? `${v.data.length} values` : `not a ${name}`, `pass a ${name} of ${n} values for dims [${dims.join(', ')}]`);
+      const ctor = ARRAYS[io.dtype];
+      const name = ctor.name;
+      if (!(v.data instanceof ctor) || v.data.length !== n) fail(`feeds.${io.name}.data`, v.data instanceof ctor ? `${v.data.length} values` : `not a ${name}`, `pass a ${name} of ${n} values for dims ${shape(dims)}`);
       out[io.name] = new ort.Tensor(io.dtype, v.data, dims);
     }
   }
@@ -79,7 +81,7 @@ export function zeroFeeds(ort: OrtLike, manifest: Manifest, batch: number): Reco
   for (const io of manifest.inputs) {
     const first = io.dims.findIndex((d) => typeof d === 'string');
     const dims = io.dims.map((d, i) => (typeof d === 'number' ? d : i === first ? batch : 1));
-    out[io.name] = new ort.Tensor(io.dtype, new ARRAYS[io.dtype].ctor(dims.reduce((a, b) => a * b, 1)), dims);
+    out[io.name] = new ort.Tensor(io.dtype, new ARRAYS[io.dtype](dims.reduce((a, b) => a * b, 1)), dims);
   }
   return out;
 }

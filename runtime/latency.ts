@@ -174,9 +174,9 @@ export function checkCalibration(c: unknown, where = 'load().calibration'): Cali
   const top = c as Calibration;
   const bad = (field: string, found: unknown): never => raise('BAD_OPTION', '<api>', `${where}${field}`, JSON.stringify(found), 'pass model.calibration (or its JSON) unchanged, or drop it to calibrate again');
   if (typeof top !== 'object' || top === null) bad('', top);
-  rejectUnknownKeys(top, ['format', 'version', 'latency', 'observed'], { file: '<api>', field: where, code: 'BAD_OPTION' });
+  rejectUnknownKeys(top, ['format', 'version', 'latency', 'observed'], 'BAD_OPTION', '<api>', where);
   if (top.format !== 'sortednet-calibration' || top.version !== 2) bad('.version', top.version);
-  rejectUnknownKeys(top.latency ?? bad('.latency', top.latency), ['overheadMs', 'msPerMac'], { file: '<api>', field: `${where}.latency`, code: 'BAD_OPTION' });
+  rejectUnknownKeys(top.latency ?? bad('.latency', top.latency), ['overheadMs', 'msPerMac'], 'BAD_OPTION', '<api>', `${where}.latency`);
   if (!num(top.latency.overheadMs) || !num(top.latency.msPerMac)) bad('.latency', top.latency);
   for (const [key, samples] of Object.entries(top.observed ?? bad('.observed', top.observed))) {
     if (!/^.+@[1-9]\d*$/.test(key) || !Array.isArray(samples) || samples.length > WINDOW || !samples.every((x) => num(x) && x > 0)) bad(`.observed.${key}`, samples);

@@ -50,7 +50,7 @@ export function estimate(s: SubnetEntry, latency: LatencyModel, batch = 1): Esti
 export function checkBudget(budget: unknown, where: string): Budget {
   const fail = (field: string, found: string, fix: string): never => raise('BAD_OPTION', '<api>', field, found, fix);
   if (typeof budget !== 'object' || budget === null || Array.isArray(budget)) fail(where, JSON.stringify(budget), 'pass an object such as { latencyMs: 5 }');
-  rejectUnknownKeys(budget as object, BUDGET_KEYS, { file: '<api>', field: where, code: 'BAD_OPTION' });
+  rejectUnknownKeys(budget as object, BUDGET_KEYS, 'BAD_OPTION', '<api>', where);
   for (const [k, v] of Object.entries(budget as object)) {
     if (v === undefined) continue;
     if (typeof v !== 'number' || !(v >= 0) || v === Infinity) fail(`${where}.${k}`, JSON.stringify(v), 'use a finite number >= 0');

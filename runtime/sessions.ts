@@ -17,7 +17,7 @@
  * const engines = new Engines(ort, bytes, { mode: 'lean' });
  * await engines.run(manifest.subnets[0], feeds, 1); // { logits: Tensor }
  */
-import { SortedNetError } from './errors.js';
+import { raise, SortedNetError } from './errors.js';
 import { GRAPHS, type SwitchGraph } from './graphs/index.js';
 import type { ModelBytes } from './loader.js';
 import type { SubnetEntry } from './manifest-types.js';
@@ -186,11 +186,9 @@ export class Engines {
   #track(e: Engine, create: () => Promise<OrtSessionLike>, forget: () => void): Engine {
     e.session = create().then((session) => (e.ready = session), (err: unknown) => {
       forget(); // a failed creation is not kept, so the next call retries
-      throw err instanceof SortedNetError ? err : new SortedNetError({
-        code: 'BAD_ONNX', file: this.#bytes.name, field: e.id ? `subnet ${e.id}` : 'switch graph',
-        found: `onnxruntime could not create a session: ${(err as Error).message}`,
-        fix: 'check sessionOptions (execution providers) and that the file is not corrupt', cause: err,
-      });
+      if (err instanceof SortedNetError) throw err;
+      return raise('BAD_ONNX', this.#bytes.name, e.id ? `subnet ${e.id}` : 'switch graph', `onnxruntime could not create a session: ${(err as Error).message}`,
+        'check sessionOptions (execution providers) and that the file is not corrupt', err);
     });
     e.session.catch(() => undefined);
     return e;

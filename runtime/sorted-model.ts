@@ -96,6 +96,8 @@ export class SortedModel<O extends OrtLike = OrtLike> {
   readonly #engines: Engines;
   readonly #estimator: LatencyEstimator;
   readonly #options: LoadOptions<O>;
+  /** `manifest.subnets`, smallest first (read on most paths; a field is shorter in the bundle). */
+  readonly #subnets: SubnetEntry[];
 
   private constructor(readonly manifest: Manifest, ort: O, bytes: ModelBytes, engines: Engines, estimator: LatencyEstimator, options: LoadOptions<O>) {
     this.#ort = ort;
@@ -103,6 +105,7 @@ export class SortedModel<O extends OrtLike = OrtLike> {
     this.#engines = engines;
     this.#estimator = estimator;
     this.#options = options;
+    this.#subnets = manifest.subnets;
     this.#target = manifest.subnets[manifest.subnets.length - 1]!;
     this.#byId = new Map(manifest.subnets.map((s) => [s.id, s]));
     this.complete = Promise.resolve();
@@ -110,7 +113,7 @@ export class SortedModel<O extends OrtLike = OrtLike> {
 
   static async load<O extends OrtLike>(source: ModelSource, options: LoadOptions<O>): Promise<SortedModel<O>> {
     if (typeof options !== 'object' || options === null) throw badOption('load() options', String(options), 'pass { ort }');
-    rejectUnknownKeys(options, LOAD_KEYS, { file: '<api>', field: 'load()', code: 'BAD_OPTION' });
+    rejectUnknownKeys(options, LOAD_KEYS, 'BAD_OPTION', '<api>', 'load()');
     const { ort } = options;
     if (typeof ort?.InferenceSession?.create !== 'function' || typeof ort.Tensor !== 'function') {
       throw badOption('load().ort', ort === undefined ? 'missing' : 'not an onnxruntime module', "pass your app's module: import * as ort from 'onnxruntime-web' (or 'onnxruntime-node'), then load(src, { ort })");
@@ -168,16 +171,16 @@ export class SortedModel<O extends OrtLike = OrtLike> {
 
   /** Fetch the rest in file order; each subnet is announced when its bytes are verified. */
   async #download(): Promise<void> {
-    const ends = [...new Set(this.manifest.subnets.map((s) => s.prefixBytes)), this.#bytes.fileEnd].sort((a, b) => a - b);
+    const ends = [...new Set(this.#subnets.map((s) => s.prefixBytes)), this.#bytes.fileEnd].sort((a, b) => a - b);
     for (const end of ends) {
       if (this.#released) return;
       await this.#bytes.upTo(end);
       await this.#bytes.verified(end);
-      const fresh = this.manifest.subnets.filter((s) => s.prefixBytes <= end && !this.#announced.has(s.id));
+      const fresh = this.#subnets.filter((s) => s.prefixBytes <= end && !this.#announced.has(s.id));
       this.#announce(fresh);
       if (fresh.includes(this.#target)) await this.#engines.prepare(this.#target);
     }
-    if (this.#engines.mode === 'lean' && !this.#released) await this.#engines.prepare(this.manifest.subnets.find((s) => !this.#engines.cached.includes(s.id)) ?? this.#target);
+    if (this.#engines.mode === 'lean' && !this.#released) await this.#engines.prepare(this.#subnets.find((s) => !this.#engines.cached.includes(s.id)) ?? this.#target);
   }
 
   /** Path, URL or `<memory>`, as named in errors. */
@@ -202,7 +205,7 @@ export class SortedModel<O extends OrtLike = OrtLike> {
 
   /** Every subnet, smallest first, with this device's estimates at batch 1. */
   get subnets(): SubnetInfo[] {
-    return this.manifest.subnets.map((s) => this.#info(s));
+    return this.#subnets.map((s) => this.#info(s));
   }
 
   /** The default subnet for `run()`: the one chosen at load, once its bytes are in. */
@@ -216,7 +219,7 @@ export class SortedModel<O extends OrtLike = OrtLike> {
 
   /** `s` if its bytes are in, else the largest downloaded subnet below it in the file (the smallest at worst). */
   #fallback(s: SubnetEntry): SubnetEntry {
-    return this.#downloaded(s) ? s : this.manifest.subnets.filter((x) => x.prefixBytes <= s.prefixBytes && this.#downloaded(x)).at(-1) ?? this.manifest.subnets[0]!;
+    return this.#downloaded(s) ? s : this.#subnets.filter((x) => x.prefixBytes <= s.prefixBytes && this.#downloaded(x)).at(-1) ?? this.#subnets[0]!;
   }
 
   #info(s: SubnetEntry, batch = 1): SubnetInfo {
@@ -228,7 +231,7 @@ export class SortedModel<O extends OrtLike = OrtLike> {
   }
 
   #pick(budget: Budget, batch: number, where: string, onImpossible = this.#options.onImpossible): SubnetEntry {
-    const j = judge(this.manifest.subnets, checkBudget(budget, where), (s, b) => this.#estimate(s, b), batch, this.file);
+    const j = judge(this.#subnets, checkBudget(budget, where), (s, b) => this.#estimate(s, b), batch, this.file);
     try {
       const best = j.pick();
       if (this.#downloaded(best)) return best;
@@ -237,7 +240,7 @@ export class SortedModel<O extends OrtLike = OrtLike> {
       return here.length ? judge(here, budget, (s, b) => this.#estimate(s, b), batch, this.file).pick() : best;
     } catch (err) {
       if (onImpossible !== 'smallest' || !(err instanceof SortedNetError) || err.code !== 'IMPOSSIBLE_BUDGET') throw err;
-      const s = this.manifest.subnets[0]!;
+      const s = this.#subnets[0]!;
       this.#emit({ status: 'warning', code: err.code, message: `${err.message}; using the smallest subnet, ${s.id}`, subnet: s.id });
       return s;
     }
@@ -250,7 +253,7 @@ export class SortedModel<O extends OrtLike = OrtLike> {
 
   /** Each subnet's estimates against `budget`, what fails, and which subnet would be chosen and why. */
   explain(budget: Budget, batch = 1): Explanation {
-    const { verdicts } = judge(this.manifest.subnets, checkBudget(budget, 'explain() budget'), (s, b) => this.#estimate(s, b), batch, this.file);
+    const { verdicts } = judge(this.#subnets, checkBudget(budget, 'explain() budget'), (s, b) => this.#estimate(s, b), batch, this.file);
     const subnets = verdicts.map((v) => ({
       id: v.subnet.id, accuracy: v.subnet.metrics.accuracy, latencyMs: v.estimate.latencyMs, latencyFrom: this.#estimator.source(v.subnet),
       memoryMB: v.estimate.memoryMB, downloaded: this.#downloaded(v.subnet), fits: v.fits, fails: v.fails,
@@ -265,7 +268,7 @@ export class SortedModel<O extends OrtLike = OrtLike> {
     } catch (err) {
       if (!(err instanceof SortedNetError)) throw err;
       reason = err.message;
-      if ((this.#options.onImpossible ?? 'throw') === 'smallest') reason += `; onImpossible 'smallest' uses ${(chosen = this.manifest.subnets[0]!.id)}`;
+      if ((this.#options.onImpossible ?? 'throw') === 'smallest') reason += `; onImpossible 'smallest' uses ${(chosen = this.#subnets[0]!.id)}`;
     }
     return { budget, batch, chosen, reason, subnets };
   }
@@ -285,7 +288,7 @@ export class SortedModel<O extends OrtLike = OrtLike> {
     const hit = only ? this.#byId.get(options.subnet!) : undefined;
     if (hit) return hit;
     if (typeof options !== 'object' || options === null) throw badOption(`${where} options`, String(options), 'pass { subnet } or { budget }');
-    rejectUnknownKeys(options, RUN_KEYS, { file: '<api>', field: where, code: 'BAD_OPTION' });
+    rejectUnknownKeys(options, RUN_KEYS, 'BAD_OPTION', '<api>', where);
     if (options.subnet !== undefined && options.budget !== undefined) throw badOption(`${where}.subnet`, 'both subnet and budget', 'pass one of them');
     if (options.subnet !== undefined) return findSubnet(this.manifest, options.subnet, this.file);
     if (options.budget !== undefined) return this.#sticky(options.budget, batch, `${where}.budget`, options.onImpossible ?? this.#options.onImpossible);
@@ -304,7 +307,7 @@ export class SortedModel<O extends OrtLike = OrtLike> {
     const key = JSON.stringify(budget) + batch + smallest;
     const last = this.#last;
     // With onImpossible 'smallest', the smallest subnet stays too (its warning repeats at each re-choice).
-    if (last.key === key && ++last.calls % STICKY_CALLS && (this.#estimator.latencyMs(last.subnet, batch) <= (budget.latencyMs ?? Infinity) || (smallest && last.subnet === this.manifest.subnets[0]))) return last.subnet;
+    if (last.key === key && ++last.calls % STICKY_CALLS && (this.#estimator.latencyMs(last.subnet, batch) <= (budget.latencyMs ?? Infinity) || (smallest && last.subnet === this.#subnets[0]))) return last.subnet;
     return (this.#last = { key, subnet: this.#pick(budget, batch, where, onImpossible), calls: 0 }).subnet;
   }
 

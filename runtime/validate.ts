@@ -35,7 +35,7 @@ export function validateManifest(json: unknown, file: string): Manifest {
     const keys = fields.map((f) => f.key);
     return (v, path) => {
       if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(path, `${JSON.stringify(v)}, not an object`);
-      rejectUnknownKeys(v as Obj, keys, { file, field: field(path), code: 'BAD_MANIFEST' });
+      rejectUnknownKeys(v as Obj, keys, 'BAD_MANIFEST', file, field(path));
       for (const { key, rule, required } of fields) {
         const p = path ? `${path}.${key}` : key;
         if (key in (v as Obj)) rule((v as Obj)[key], p);

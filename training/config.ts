@@ -91,7 +91,7 @@ export const CONFIG_KEYS = Object.keys(DEFAULT_CONFIG) as (keyof TrainConfig)[];
 
 /** Defaults filled in and every field checked; throws BAD_OPTION naming the field and the fix. */
 export function resolveConfig(partial: Partial<TrainConfig>, file = '<api>'): TrainConfig {
-  rejectUnknownKeys(partial, CONFIG_KEYS, { file, field: 'config', code: 'BAD_OPTION' });
+  rejectUnknownKeys(partial, CONFIG_KEYS, 'BAD_OPTION', file, 'config');
   const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
   const c: TrainConfig = { ...DEFAULT_CONFIG, ...defined } as TrainConfig;
   const fail = (field: keyof TrainConfig, found: unknown, fix: string): never => {

@@ -111,7 +111,7 @@ const KEYS = Object.keys(DEFAULT_CNN_TRAIN) as (keyof CnnTrainConfig)[];
 
 /** Defaults filled in and every field checked; throws BAD_OPTION naming the field and the fix. */
 export function resolveCnnConfig(partial: Partial<CnnTrainConfig>, file = '<api>'): CnnTrainConfig {
-  rejectUnknownKeys(partial, KEYS, { file, field: 'config', code: 'BAD_OPTION' });
+  rejectUnknownKeys(partial, KEYS, 'BAD_OPTION', file, 'config');
   const c = { ...DEFAULT_CNN_TRAIN, ...Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) } as CnnTrainConfig;
   const fail = (field: keyof CnnTrainConfig, fix: string): never => {
     throw new SortedNetError({ code: 'BAD_OPTION', file, field, found: JSON.stringify(c[field]), fix });

@@ -108,7 +108,7 @@ const KEYS = Object.keys(DEFAULT_GPT_TRAIN) as (keyof GptTrainConfig)[];
 
 /** Defaults filled in and every field checked; throws BAD_OPTION naming the field and the fix. */
 export function resolveGptConfig(partial: Partial<GptTrainConfig>, file = '<api>'): GptTrainConfig {
-  rejectUnknownKeys(partial, KEYS, { file, field: 'config', code: 'BAD_OPTION' });
+  rejectUnknownKeys(partial, KEYS, 'BAD_OPTION', file, 'config');
   const c = { ...DEFAULT_GPT_TRAIN, ...Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) } as GptTrainConfig;
   const fail = (field: keyof GptTrainConfig, fix: string): never => {
     throw new SortedNetError({ code: 'BAD_OPTION', file, field, found: JSON.stringify(c[field]), fix });

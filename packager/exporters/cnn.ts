@@ -73,12 +73,12 @@ export const cnnExporter: Exporter = {
     const { spec } = ckpt;
     const raw = spec.config as Record<string, unknown>;
     if (typeof raw !== 'object' || raw === null) fail('sortednet.config', JSON.stringify(raw), `give { ${CNN_CONFIG_KEYS.join(', ')} }`);
-    rejectUnknownKeys(raw, CNN_CONFIG_KEYS, { file, field: 'sortednet.config', code: 'BAD_CHECKPOINT' });
+    rejectUnknownKeys(raw, CNN_CONFIG_KEYS, 'BAD_CHECKPOINT', file, 'sortednet.config');
     for (const k of CNN_CONFIG_KEYS) {
       if (!Number.isSafeInteger(raw[k]) || (raw[k] as number) < 1) fail(`sortednet.config.${k}`, JSON.stringify(raw[k]), 'use a positive integer');
     }
     const config = raw as unknown as CnnConfig;
-    rejectUnknownKeys(spec.dims, ['depth', 'width'], { file, field: 'sortednet.dims', code: 'BAD_CHECKPOINT' });
+    rejectUnknownKeys(spec.dims, ['depth', 'width'], 'BAD_CHECKPOINT', file, 'sortednet.dims');
     const depths = spec.dims.depth ?? [config.blocks];
     if (!depths.every((d) => Number.isInteger(d) && d >= 1 && d <= config.blocks)) {
       fail('sortednet.dims.depth', JSON.stringify(depths), `depth levels are blocks per stage, whole numbers from 1 to ${config.blocks} (sortednet.config.blocks)`);

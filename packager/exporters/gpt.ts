@@ -49,13 +49,13 @@ export const gptExporter: Exporter = {
     const { spec } = ckpt;
     const raw = spec.config as Record<string, unknown>;
     if (typeof raw !== 'object' || raw === null) fail('sortednet.config', JSON.stringify(raw), `give { ${GPT_CONFIG_KEYS.join(', ')} }`);
-    rejectUnknownKeys(raw, GPT_CONFIG_KEYS, { file, field: 'sortednet.config', code: 'BAD_CHECKPOINT' });
+    rejectUnknownKeys(raw, GPT_CONFIG_KEYS, 'BAD_CHECKPOINT', file, 'sortednet.config');
     for (const k of GPT_CONFIG_KEYS) {
       if (!Number.isSafeInteger(raw[k]) || (raw[k] as number) < 1) fail(`sortednet.config.${k}`, JSON.stringify(raw[k]), 'use a positive integer');
     }
     const config = raw as unknown as GptConfig;
     if (config.dModel % config.heads !== 0) fail('sortednet.config.heads', `${config.heads}, which does not divide dModel ${config.dModel}`, retrain);
-    rejectUnknownKeys(spec.dims, ['depth', 'heads', 'ffn'], { file, field: 'sortednet.dims', code: 'BAD_CHECKPOINT' });
+    rejectUnknownKeys(spec.dims, ['depth', 'heads', 'ffn'], 'BAD_CHECKPOINT', file, 'sortednet.dims');
     const depths = spec.dims.depth ?? [config.layers];
     if (!depths.every((d) => Number.isInteger(d) && d <= config.layers)) fail('sortednet.dims.depth', JSON.stringify(depths), `depth levels are block counts from 1 to config.layers (${config.layers})`);
     const heads = spec.dims.heads ?? [config.heads];

@@ -39,12 +39,12 @@ export const mlpExporter: Exporter = {
     const { spec } = ckpt;
     const raw = spec.config as Record<string, unknown>;
     if (typeof raw !== 'object' || raw === null) fail('sortednet.config', JSON.stringify(raw), 'give { inputSize, hidden, classes }');
-    rejectUnknownKeys(raw, MLP_CONFIG_KEYS, { file, field: 'sortednet.config', code: 'BAD_CHECKPOINT' });
+    rejectUnknownKeys(raw, MLP_CONFIG_KEYS, 'BAD_CHECKPOINT', file, 'sortednet.config');
     for (const k of MLP_CONFIG_KEYS) {
       if (!Number.isSafeInteger(raw[k]) || (raw[k] as number) < 1) fail(`sortednet.config.${k}`, JSON.stringify(raw[k]), 'use a positive integer');
     }
     const config = raw as unknown as MlpConfig;
-    rejectUnknownKeys(spec.dims, ['depth', 'width'], { file, field: 'sortednet.dims', code: 'BAD_CHECKPOINT' });
+    rejectUnknownKeys(spec.dims, ['depth', 'width'], 'BAD_CHECKPOINT', file, 'sortednet.dims');
     const depths = spec.dims.depth;
     if (!depths) return fail('sortednet.dims.depth', 'missing', 'list the depth levels, e.g. "depth": [1, 2, 3]');
     if (!depths.every((d) => Number.isInteger(d))) fail('sortednet.dims.depth', JSON.stringify(depths), 'depth levels are layer counts (integers)');
