@@ -110,13 +110,15 @@ export function judge(subnets: readonly SubnetEntry[], budget: Budget, latency: 
   const keys = BUDGET_KEYS.filter((k) => budget[k] !== undefined);
   const estFn: Estimator = typeof latency === 'function' ? latency : (s, b) => estimate(s, latency, b);
   const est = new Map(subnets.map((s) => [s, estFn(s, batch)]));
+  /** Subnet `s`'s value for budget field `k`: its estimate or its metric. */
+  const value = (s: SubnetEntry, k: BudgetKey): number | undefined => CONSTRAINTS[k].value(s, est.get(s)!);
   for (const k of keys) {
-    if (subnets.every((s) => CONSTRAINTS[k].value(s, est.get(s)!) === undefined)) {
+    if (subnets.every((s) => value(s, k) === undefined)) {
       raise('BAD_OPTION', file, `budget.${k}`, `${budget[k]}, but the manifest has no ${k === 'minAccuracy' ? 'accuracy' : 'loss'} metrics`, `drop ${k}, or re-pack a checkpoint that carries held-out metrics`);
     }
   }
   const meets = (s: SubnetEntry, k: BudgetKey): boolean => {
-    const v = CONSTRAINTS[k].value(s, est.get(s)!);
+    const v = value(s, k);
     return v !== undefined && (CONSTRAINTS[k].upper ? v <= budget[k]! : v >= budget[k]!);
   };
   // Per call, so the messages are built only when read (explain()).
@@ -126,26 +128,27 @@ export function judge(subnets: readonly SubnetEntry[], budget: Budget, latency: 
     fits: keys.every((k) => meets(s, k)),
     get fails() {
       return keys.filter((k) => !meets(s, k)).map((k) => {
-        const v = CONSTRAINTS[k].value(s, est.get(s)!);
+        const v = value(s, k);
         return v === undefined ? `no ${k === 'minAccuracy' ? 'accuracy' : 'loss'} metric` : `${k}: ${fmt(v)}${CONSTRAINTS[k].unit} ${CONSTRAINTS[k].upper ? '>' : '<'} ${budget[k]}`;
       });
     },
   }));
-  return { verdicts, pick: () => pick(subnets, verdicts, budget, keys, meets, est, file) };
+  return { verdicts, pick: () => pick(subnets, verdicts, budget, keys, meets, value, file) };
 }
 
-function pick(subnets: readonly SubnetEntry[], verdicts: Verdict[], budget: Budget, keys: BudgetKey[], meets: (s: SubnetEntry, k: BudgetKey) => boolean, est: Map<SubnetEntry, Estimate>, file: string): SubnetEntry {
+function pick(subnets: readonly SubnetEntry[], verdicts: Verdict[], budget: Budget, keys: BudgetKey[], meets: (s: SubnetEntry, k: BudgetKey) => boolean, value: (s: SubnetEntry, k: BudgetKey) => number | undefined, file: string): SubnetEntry {
   const ok = verdicts.filter((v) => v.fits).map((v) => v.subnet);
   const score = scorer(subnets);
   if (ok.length > 0) return ok.reduce((best, s) => (score(s) > score(best) || (score(s) === score(best) && s.macs < best.macs) ? s : best));
 
   // For each field, the least it would have to move for some subnet to meet the other fields.
   const relax = keys.flatMap((k) => {
-    const c = CONSTRAINTS[k];
-    const rest = subnets.filter((s) => keys.every((o) => o === k || meets(s, o)) && c.value(s, est.get(s)!) !== undefined);
+    const rest = subnets.filter((s) => keys.every((o) => o === k || meets(s, o)) && value(s, k) !== undefined);
     if (rest.length === 0) return [];
-    const pick = rest.reduce((b, s) => ((c.upper ? c.value(s, est.get(s)!)! < c.value(b, est.get(b)!)! : c.value(s, est.get(s)!)! > c.value(b, est.get(b)!)!) ? s : b));
-    return [{ k, s: pick, v: c.value(pick, est.get(pick)!)! }];
+    // The subnet nearest the bound: the lowest value for an upper bound, the highest for a lower one.
+    const sign = CONSTRAINTS[k].upper ? 1 : -1;
+    const pick = rest.reduce((b, s) => (sign * value(s, k)! < sign * value(b, k)! ? s : b));
+    return [{ k, s: pick, v: value(pick, k)! }];
   });
   const asked = keys.map((k) => `${k} ${budget[k]}`).join(' and ');
   const field = keys.length === 1 ? `budget.${keys[0]}` : relax.length === 1 ? `budget.${relax[0]!.k}` : 'budget';
