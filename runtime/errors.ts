@@ -50,12 +50,12 @@ export class SortedNetError extends Error {
   }
 }
 
-/** Suggest the closest candidate for a mistyped key (edit distance), esbuild-style. */
 /** Throw a SortedNetError; every module throws through this one call shape (a smaller bundle than object literals). */
 export function raise(code: SortedNetErrorCode, file: string, field: string, found: string, fix: string, cause?: unknown): never {
   throw new SortedNetError({ code, file, field, found, fix, cause });
 }
 
+/** Suggest the closest candidate for a mistyped key (edit distance), esbuild-style. */
 export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestD = Infinity;

@@ -82,7 +82,10 @@ export interface Explanation {
   subnets: { id: string; accuracy?: number; latencyMs: number; latencyFrom: 'observed' | 'calibration'; memoryMB: number; downloaded: boolean; fits: boolean; fails: string[] }[];
 }
 
-const badOption = (field: string, found: string, fix: string): never => raise('BAD_OPTION', '<api>', field, found, fix);
+/** Throws BAD_OPTION for an argument of the API. */
+function badOption(field: string, found: string, fix: string): never {
+  return raise('BAD_OPTION', '<api>', field, found, fix);
+}
 
 export class SortedModel<O extends OrtLike = OrtLike> {
   #target: SubnetEntry;
@@ -112,18 +115,18 @@ export class SortedModel<O extends OrtLike = OrtLike> {
   }
 
   static async load<O extends OrtLike>(source: ModelSource, options: LoadOptions<O>): Promise<SortedModel<O>> {
-    if (typeof options !== 'object' || options === null) throw badOption('load() options', String(options), 'pass { ort }');
+    if (typeof options !== 'object' || options === null) badOption('load() options', String(options), 'pass { ort }');
     rejectUnknownKeys(options, LOAD_KEYS, 'BAD_OPTION', '<api>', 'load()');
     const { ort } = options;
     if (typeof ort?.InferenceSession?.create !== 'function' || typeof ort.Tensor !== 'function') {
-      throw badOption('load().ort', ort === undefined ? 'missing' : 'not an onnxruntime module', "pass your app's module: import * as ort from 'onnxruntime-web' (or 'onnxruntime-node'), then load(src, { ort })");
+      badOption('load().ort', ort === undefined ? 'missing' : 'not an onnxruntime module', "pass your app's module: import * as ort from 'onnxruntime-web' (or 'onnxruntime-node'), then load(src, { ort })");
     }
-    if (options.budget !== undefined && options.subnet !== undefined) throw badOption('load().subnet', 'both subnet and budget', 'pass one of them');
+    if (options.budget !== undefined && options.subnet !== undefined) badOption('load().subnet', 'both subnet and budget', 'pass one of them');
     const budget = options.budget === undefined ? {} : checkBudget(options.budget, 'load().budget');
-    if (options.cacheMB !== undefined && !(options.cacheMB > 0)) throw badOption('load().cacheMB', String(options.cacheMB), 'use a number > 0');
+    if (options.cacheMB !== undefined && !(options.cacheMB > 0)) badOption('load().cacheMB', String(options.cacheMB), 'use a number > 0');
     for (const [k, allowed] of [['mode', ['auto', 'fast', 'lean']], ['onImpossible', ['throw', 'smallest']]] as const) {
       const v = options[k];
-      if (v !== undefined && !(allowed as readonly string[]).includes(v)) throw badOption(`load().${k}`, JSON.stringify(v), `use one of ${allowed.map((a) => `'${a}'`).join(', ')}`);
+      if (v !== undefined && !(allowed as readonly string[]).includes(v)) badOption(`load().${k}`, JSON.stringify(v), `use one of ${allowed.map((a) => `'${a}'`).join(', ')}`);
     }
     const saved = options.calibration === undefined ? undefined : checkCalibration(options.calibration);
 
@@ -287,9 +290,9 @@ export class SortedModel<O extends OrtLike = OrtLike> {
     for (const k in options) only &&= k === 'subnet';
     const hit = only ? this.#byId.get(options.subnet!) : undefined;
     if (hit) return hit;
-    if (typeof options !== 'object' || options === null) throw badOption(`${where} options`, String(options), 'pass { subnet } or { budget }');
+    if (typeof options !== 'object' || options === null) badOption(`${where} options`, String(options), 'pass { subnet } or { budget }');
     rejectUnknownKeys(options, RUN_KEYS, 'BAD_OPTION', '<api>', where);
-    if (options.subnet !== undefined && options.budget !== undefined) throw badOption(`${where}.subnet`, 'both subnet and budget', 'pass one of them');
+    if (options.subnet !== undefined && options.budget !== undefined) badOption(`${where}.subnet`, 'both subnet and budget', 'pass one of them');
     if (options.subnet !== undefined) return findSubnet(this.manifest, options.subnet, this.file);
     if (options.budget !== undefined) return this.#sticky(options.budget, batch, `${where}.budget`, options.onImpossible ?? this.#options.onImpossible);
     return undefined;
@@ -312,7 +315,7 @@ export class SortedModel<O extends OrtLike = OrtLike> {
   }
 
   #checkLive(where: string): void {
-    if (this.#released) throw badOption(where, 'the model was released', 'load it again');
+    if (this.#released) badOption(where, 'the model was released', 'load it again');
   }
 
   /** Run one subnet: by `options`, else the default. Concurrent calls are safe; runs on one session queue up. */
