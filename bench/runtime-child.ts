@@ -1,10 +1,19 @@
 /**
  * One memory measurement in a fresh process (spawned by bench/runtime.ts): resident memory growth
- * (RSS) after loading a model with every subnet switchable, ÷ the full weights' bytes. RSS is
- * read at steady state, after the runtime has dropped its encode buffer (sessions.ts `withScratch`).
+ * (RSS) per loaded model with every subnet switchable, ÷ the full weights' bytes. RSS is read at
+ * steady state, after the runtime has dropped its encode buffer (sessions.ts `withScratch`).
  *
- * Run: MALLOC_MMAP_THRESHOLD_=131072 node --expose-gc --import tsx bench/runtime-child.ts <file.onnx> <fast|lean|standalone> <weightBytes>
- * Prints one JSON line: { "mode": "lean", "rssDeltaBytes": 42000000, "anonDeltaBytes": 41300000, "fileDeltaBytes": 700000, "ratio": 1.04 }
+ * The figure is the growth per instance over N more instances loaded after a first one (each
+ * holding its own sessions, every subnet run at batch 1 and 32). One instance's growth moves by
+ * 2-3 MB between runs on its own (V8's heap, the tsx loader thread's heap and malloc return
+ * memory on their own schedule, in steps up to seconds apart): on the 3.7 MB Fashion-MNIST MLP,
+ * one lean instance read 1.8-2.2x the weights over runs where 8 more cost 1.36-1.39x each, and
+ * a plain standalone session of the full subnet 1.07-1.41x against 1.135x. The first instance's
+ * growth, which also holds ORT's one-time costs for the ops this model uses (kernel code pages,
+ * per-thread buffers), is reported beside it.
+ *
+ * Run: MALLOC_MMAP_THRESHOLD_=131072 node --expose-gc --import tsx bench/runtime-child.ts <file.onnx> <fast|lean|standalone> <weightBytes> [N] [subnets]
+ * Prints one JSON line: { "mode": "lean", "instances": 4, "rssDeltaBytes": 42000000, "anonDeltaBytes": 41300000, "fileDeltaBytes": 700000, "ratio": 1.04, "firstDeltaBytes": 44000000, "firstRatio": 1.1 }
  *
  * glibc's malloc raises its mmap threshold after a large free, so freed buffers stay resident
  * and RSS drifts by whatever the process happened to allocate last. The fixed threshold above
@@ -18,7 +27,10 @@ import { encodeModel } from '../runtime/onnx.js';
 import { SCRATCH_IDLE_MS } from '../runtime/sessions.js';
 import { SESSION_OPTIONS } from './runtime-lib.js';
 
-const [file, mode, weightBytes] = process.argv.slice(2) as [string, 'fast' | 'lean' | 'standalone', string];
+const [file, mode, weightBytes, n, count] = process.argv.slice(2) as [string, 'fast' | 'lean' | 'standalone', string, string?, string?];
+const instances = Number(n ?? 4);
+/** Standalone: the packed model's subnet count, for as many calls as the modes make. */
+const subnets = Number(count ?? 1);
 const gc = (globalThis as { gc?: () => void }).gc!;
 /** Resident bytes from /proc/self/status: anonymous (heap, weights) and file-backed (mapped code). */
 const resident = (): { anon: number; file: number } => {
@@ -48,8 +60,9 @@ async function warmOrt(): Promise<void> {
 async function load(): Promise<{ keep: unknown }> {
   const input = (b: number): Record<string, ort.Tensor> => ({ input: new ort.Tensor('float32', new Float32Array(b * 784), [b, 784]) });
   if (mode === 'standalone') {
+    // As many calls as the modes below make (one per subnet and batch size), all on the full subnet.
     const s = await ort.InferenceSession.create(readFileSync(file), SESSION_OPTIONS);
-    for (const b of [1, 32]) await s.run(input(b));
+    for (let i = 0; i < subnets; i++) for (const b of [1, 32]) await s.run(input(b));
     return { keep: s };
   }
   const model = await SortedModel.load(file, { ort, mode, calibrate: false, sessionOptions: SESSION_OPTIONS });
@@ -59,9 +72,15 @@ async function load(): Promise<{ keep: unknown }> {
 
 await warmOrt();
 const before = await settle();
-const held = await load();
+const held = [await load()];
 // Steady state: the runtime drops its reusable encode buffer SCRATCH_IDLE_MS after the last build.
 await new Promise((r) => setTimeout(r, SCRATCH_IDLE_MS + 100));
+const first = await settle();
+for (let i = 0; i < instances; i++) held.push(await load());
+await new Promise((r) => setTimeout(r, SCRATCH_IDLE_MS + 100));
 const after = await settle();
-const d = { rss: after.rss - before.rss, anon: after.anon - before.anon, file: after.file - before.file };
-console.log(JSON.stringify({ mode, rssDeltaBytes: d.rss, anonDeltaBytes: d.anon, fileDeltaBytes: d.file, ratio: d.rss / Number(weightBytes), held: held.keep !== undefined }));
+const d = { rss: (after.rss - first.rss) / instances, anon: (after.anon - first.anon) / instances, file: (after.file - first.file) / instances };
+console.log(JSON.stringify({
+  mode, instances, rssDeltaBytes: d.rss, anonDeltaBytes: d.anon, fileDeltaBytes: d.file, ratio: d.rss / Number(weightBytes),
+  firstDeltaBytes: first.rss - before.rss, firstRatio: (first.rss - before.rss) / Number(weightBytes), held: held.every((h) => h.keep !== undefined),
+}));

@@ -81,26 +81,33 @@ async function perCall(m: BenchModel): Promise<Record<string, unknown>> {
   return { per_call_ratio_fast: round(worst.fast), per_call_ratio_lean: round(worst.lean), replicas: REPLICAS, rows };
 }
 
-/** RSS growth with every subnet switchable, each mode in a fresh process, ÷ the full weights' bytes. */
+/**
+ * RSS growth per model with every subnet switchable, each mode in a fresh process, ÷ the full
+ * weights' bytes: the growth per instance over `instances` instances loaded after a first one
+ * (bench/runtime-child.ts says why), and the first instance's own growth beside it.
+ */
 function memory(m: BenchModel, dir: string): Record<string, unknown> {
+  const instances = m.weightBytes > 20e6 ? 3 : 8;
   const packed = join(dir, `${m.name}.onnx`);
   const standalone = join(dir, `${m.name}.full.onnx`);
   writeFileSync(packed, m.bytes);
   writeFileSync(standalone, m.standalone.get(m.manifest.subnets.at(-1)!.id)!);
   const out: Record<string, unknown> = {};
   for (const mode of ['standalone', 'fast', 'lean'] as const) {
-    const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', join(root, 'bench/runtime-child.ts'), mode === 'standalone' ? standalone : packed, mode, String(m.weightBytes)], {
+    const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', join(root, 'bench/runtime-child.ts'), mode === 'standalone' ? standalone : packed, mode, String(m.weightBytes), String(instances), String(m.manifest.subnets.length)], {
       cwd: root, encoding: 'utf8', env: { ...process.env, MALLOC_MMAP_THRESHOLD_: '131072' },
     });
     const line = child.stdout.trim().split('\n').at(-1) ?? '';
     if (child.status !== 0 || !line.startsWith('{')) throw new Error(`memory child ${mode} failed: ${child.stderr}`);
-    const r = JSON.parse(line) as { ratio: number; rssDeltaBytes: number; anonDeltaBytes: number; fileDeltaBytes: number };
+    const r = JSON.parse(line) as { ratio: number; rssDeltaBytes: number; anonDeltaBytes: number; fileDeltaBytes: number; firstRatio: number };
     out[`memory_ratio_${mode === 'standalone' ? 'standalone_full' : mode}`] = round(r.ratio);
+    out[`memory_ratio_first_instance_${mode}`] = round(r.firstRatio);
     out[`rss_delta_mb_${mode}`] = round(r.rssDeltaBytes / 2 ** 20, 1);
     // Of which anonymous memory (heap, weights) and mapped files (ORT's code pages as kernels first run).
     out[`rss_anon_delta_mb_${mode}`] = round(r.anonDeltaBytes / 2 ** 20, 1);
     out[`rss_file_delta_mb_${mode}`] = round(r.fileDeltaBytes / 2 ** 20, 1);
   }
+  out.memory_instances = instances;
   return out;
 }
 
@@ -250,6 +257,7 @@ async function main(): Promise<void> {
     per_call_ratio_lean_fmnist: get(models.fmnist!, 'per_call.per_call_ratio_lean'),
     memory_ratio_fast: worst('memory_ratio_fast'),
     memory_ratio_lean: worst('memory_ratio_lean'),
+    memory_ratio_lean_first_instance: worst('memory_ratio_first_instance_lean'),
     memory_ratio_standalone_full: worst('memory_ratio_standalone_full'),
     storage_ratio: worst('storage_ratio'),
     first_call_bytes_ratio: worst('first_call_bytes_ratio'),
