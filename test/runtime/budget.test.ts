@@ -144,6 +144,22 @@ for (const { name, ort } of BACKENDS) {
       await m.release();
     });
 
+    void it('a per-call budget keeps its subnet for 50 calls, recognised by its fields however it is written', async () => {
+      const warnings = (): number => events.filter((e) => e.status === 'warning').length;
+      const start = warnings();
+      // Impossible with onImpossible 'smallest': each re-choice emits a warning, each kept call does not.
+      for (let i = 0; i < 120; i++) {
+        const budget = i % 2 ? { minAccuracy: 0.99, memoryMB: 1e6 } : { memoryMB: 1e6, minAccuracy: 0.99 }; // a fresh literal, either key order
+        await model.run(feeds, { budget, onImpossible: 'smallest' });
+      }
+      assert.equal(warnings() - start, 3, 'chosen at calls 1, 51 and 101');
+      await model.run(feeds, { budget: { minAccuracy: 0.99, memoryMB: 1e5 }, onImpossible: 'smallest' });
+      assert.equal(warnings() - start, 4, 'a changed field is a new budget');
+      await model.run(feeds, { budget: { minAccuracy: 0.99, memoryMB: 1e5, latencyMs: undefined }, onImpossible: 'smallest' });
+      assert.equal(warnings() - start, 5, 'so is an added field');
+      await assert.rejects(model.run(feeds, { budget: { minAccuracy: 0.99, memoryMB: 1e5, latencyMS: 1 } as never, onImpossible: 'smallest' }), /run\(\)\.budget\.latencyMS: unknown key "latencyMS"\. Fix: did you mean "latencyMs"\?/);
+    });
+
     void it('rejects a calibration that is not one, naming the field', async () => {
       const bad = { ...CALIBRATION, latency: { overheadMs: 0.1, msPerMAC: 1 } };
       await assert.rejects(SortedModel.load(bytes, { ort, calibration: bad as unknown as Calibration }), /load\(\)\.calibration\.latency\.msPerMAC: unknown key "msPerMAC"\. Fix: did you mean "msPerMac"\?/);
