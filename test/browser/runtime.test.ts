@@ -107,8 +107,14 @@ void describe('runtime in Chromium (onnxruntime-web, wasm)', { skip: !existsSync
       w.feeds32 = { input: { data: rows, dims: [32, 784] } };
       for (let round = 0; round < 10; round++) for (const id of ids) await model.run(w.feeds32, { subnet: id });
       // The budget is 1.2x the full subnet's p95: a full window (200 calls) of it makes that its real p95.
+      // A window whose p95 is a run of scheduling stalls (once 14 ms against ~4 ms) would set a budget
+      // that 4x throttling does not break, so such a window is measured again (at most 5 times).
       const fullId = model.subnets.at(-1).id as string;
-      for (let i = 0; i < 200; i++) await model.run(w.feeds32, { subnet: fullId });
+      for (let attempt = 0; attempt < 5; attempt++) {
+        for (let i = 0; i < 200; i++) await model.run(w.feeds32, { subnet: fullId });
+        const times = [...(model.calibration.observed[`${fullId}@32`] as number[])].sort((a, b) => a - b);
+        if (times[Math.ceil(0.95 * times.length) - 1]! <= 2.5 * times[times.length >> 1]!) break;
+      }
       const budget = { latencyMs: 1.2 * model.explain({}, 32).subnets.at(-1).latencyMs };
       const explained = model.explain(budget, 32);
       const choice = model.select(budget, 32).id as string; // before the run below teaches the estimates more
