@@ -157,11 +157,11 @@ async function loadTime(m: BenchModel, calibration: Calibration): Promise<Record
 }
 
 /**
- * 50 latency budgets across the subnets' measured range (of the latest measurement). An app with a budget calls the same
- * subnet again and again, so every latency here is of consecutive calls on one subnet. Per
- * budget: the runtime chooses (explain) and serves 200 calls with it, then every subnet is
- * measured again (200 calls each, random order) and the best is the most accurate subnet whose
- * p95 fits. A hit needs the choice to be that best and the served p95 to stay within the
+ * 50 latency budgets across the subnets' measured range (of the latest measurement). An app
+ * with a budget calls the same subnet again and again, so every latency here is of consecutive
+ * calls on one subnet. Per budget: the runtime chooses (explain) and serves 200 calls with it,
+ * then every subnet is measured again (200 calls each, random order) and the best is the most
+ * accurate subnet whose p95 fits. A hit needs the choice to be that best and the served p95 to stay within the
  * budget. The ground truth is taken right after each budget because this machine's speed
  * drifts over a sweep (a subnet's p95 moved 0.3-1.9x between the start and end of one); the
  * runtime learns from every call, those measurements included, as it would in an app.
@@ -197,13 +197,13 @@ async function budgets(m: BenchModel): Promise<Record<string, unknown>> {
     // later), budgets that no subnet meets, so none could be a hit.
     const [lo, hi] = [Math.min(...latest.values()), Math.max(...latest.values())];
     const L = lo * (hi / lo) ** (i / 49);
+    // What that measurement would choose itself: how well any estimate made from past calls can
+    // do when the next measurement has moved.
+    const previous = best(latest, L)?.id;
     const chosen = model.explain({ latencyMs: L }).chosen ?? subnets[0]!.id;
     const served: number[] = [];
     for (let k = 0; k < calls; k++) served.push(await time(() => model.run(x, { budget: { latencyMs: L }, onImpossible: 'smallest' })));
     const truth = await measure();
-    // What the measurement before this budget would have chosen: how well any estimate made
-    // from past calls can do when the next measurement has moved.
-    const previous = best(latest, L)?.id;
     latest = truth;
     for (const [id, v] of truth) seen.get(id)!.push(v);
     const want = best(truth, L);
