@@ -19,7 +19,7 @@ export type { Arch, Dim, DType, IoEntry, Levels, Manifest, SegmentEntry, SubnetE
 export { MANIFEST_FORMAT, MANIFEST_KEY, MANIFEST_VERSION } from './manifest-types.js';
 export { validateManifest } from './validate.js';
 export { selectSubnet, estimate, DEFAULT_LATENCY, BUDGET_KEYS, type Budget, type Estimate, type LatencyModel } from './select.js';
-export { subnetModel, subnetParts, SUBNET_META_KEY } from './subnet.js';
+export { subnetParts } from './subnet.js';
 export { openSource, registerSourceOpener, type ByteSource, type ModelSource, type SourceOpener, type SourceOptions } from './source.js';
 export type { FeedValue } from './feeds.js';
 export type { OrtLike, OrtSessionLike, OrtTensorLike, TensorOf } from './ort.js';

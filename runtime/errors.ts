@@ -33,20 +33,16 @@ export interface SortedNetErrorInit {
 }
 
 export class SortedNetError extends Error {
-  readonly code: SortedNetErrorCode;
-  readonly file: string;
-  readonly field: string;
-  readonly found: string;
-  readonly fix: string;
+  declare readonly code: SortedNetErrorCode;
+  declare readonly file: string;
+  declare readonly field: string;
+  declare readonly found: string;
+  declare readonly fix: string;
 
-  constructor(init: SortedNetErrorInit) {
-    super(`${init.file}: ${init.field}: ${init.found}. Fix: ${init.fix}`, init.cause === undefined ? undefined : { cause: init.cause });
+  constructor({ cause, ...init }: SortedNetErrorInit) {
+    super(`${init.file}: ${init.field}: ${init.found}. Fix: ${init.fix}`, cause === undefined ? undefined : { cause });
     this.name = 'SortedNetError';
-    this.code = init.code;
-    this.file = init.file;
-    this.field = init.field;
-    this.found = init.found;
-    this.fix = init.fix;
+    Object.assign(this, init);
   }
 }
 

@@ -15,7 +15,7 @@ export const IR_VERSION = 8;
 export const PRODUCER_NAME = 'sortednet';
 export const PRODUCER_VERSION = '0.1.0';
 
-const ATTR_TYPE = { float: 1, int: 2, string: 3, ints: 7 } as const;
+const ATTR_TYPE = { float: 1, int: 2, ints: 7 } as const;
 
 export interface ModelHeader {
   opset: number;
@@ -42,7 +42,6 @@ function node(n: GraphNode): WireWriter {
     const attr = new WireWriter().stringField(1, name);
     if (a.kind === 'float') attr.floatField(2, a.value);
     else if (a.kind === 'int') attr.varintField(3, a.value);
-    else if (a.kind === 'string') attr.stringField(4, a.value);
     else for (const v of a.value) attr.varintField(8, v);
     w.message(5, attr.varintField(20, ATTR_TYPE[a.kind]));
   }

@@ -23,7 +23,7 @@ import type { ModelBytes } from './loader.js';
 import type { SubnetEntry } from './manifest-types.js';
 import { encodeModel } from './onnx.js';
 import type { OrtLike, OrtSessionLike, OrtTensorLike } from './ort.js';
-import { subnetModel, tensorBytes } from './subnet.js';
+import { subnetParts, tensorBytes } from './subnet.js';
 
 /**
  * One buffer, reused for the model bytes that sessions are created from, and dropped after
@@ -213,7 +213,10 @@ export class Engines {
     this.#statics.set(s.id, e);
     this.#track(e, async () => {
       const bytes = await this.#bytes.upTo(s.prefixBytes);
-      return this.#session((into) => subnetModel(this.#bytes.manifest, bytes, s.id, this.#bytes.name, true, into), s.prefixBytes);
+      const m = this.#bytes.manifest;
+      // The extracted file's graph and weights; its metadata (the subnet's entry) is for files, not sessions.
+      const { graph, tensors } = subnetParts(m, bytes, s.id, this.#bytes.name);
+      return this.#session((into) => encodeModel(graph, tensors, { opset: m.opset, metadata: [] }, into), s.prefixBytes);
     }, () => this.#statics.get(s.id) === e && this.#statics.delete(s.id));
     if (!temporary) this.#evict(s.id);
     return e;

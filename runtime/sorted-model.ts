@@ -229,18 +229,17 @@ export class SortedModel<O extends OrtLike = OrtLike> {
     return { ...s, estimate: this.#estimate(s, batch) };
   }
 
-  #estimate(s: SubnetEntry, batch: number): Estimate {
-    return { latencyMs: this.#estimator.latencyMs(s, batch), memoryMB: (s.bytes + s.activations * batch) / 2 ** 20 };
-  }
+  /** A field, so selection can take it as its estimator. */
+  readonly #estimate = (s: SubnetEntry, batch: number): Estimate => ({ latencyMs: this.#estimator.latencyMs(s, batch), memoryMB: (s.bytes + s.activations * batch) / 2 ** 20 });
 
   #pick(budget: Budget, batch: number, where: string, onImpossible = this.#options.onImpossible): SubnetEntry {
-    const j = judge(this.#subnets, checkBudget(budget, where), (s, b) => this.#estimate(s, b), batch, this.file);
+    const j = judge(this.#subnets, checkBudget(budget, where), this.#estimate, batch, this.file);
     try {
       const best = j.pick();
       if (this.#downloaded(best)) return best;
       // Still downloading: the most accurate subnet that fits and is here, else wait for `best`.
       const here = j.verdicts.filter((v) => v.fits && this.#downloaded(v.subnet)).map((v) => v.subnet);
-      return here.length ? judge(here, budget, (s, b) => this.#estimate(s, b), batch, this.file).pick() : best;
+      return here.length ? judge(here, budget, this.#estimate, batch, this.file).pick() : best;
     } catch (err) {
       if (onImpossible !== 'smallest' || !(err instanceof SortedNetError) || err.code !== 'IMPOSSIBLE_BUDGET') throw err;
       const s = this.#subnets[0]!;
@@ -256,7 +255,7 @@ export class SortedModel<O extends OrtLike = OrtLike> {
 
   /** Each subnet's estimates against `budget`, what fails, and which subnet would be chosen and why. */
   explain(budget: Budget, batch = 1): Explanation {
-    const { verdicts } = judge(this.#subnets, checkBudget(budget, 'explain() budget'), (s, b) => this.#estimate(s, b), batch, this.file);
+    const { verdicts } = judge(this.#subnets, checkBudget(budget, 'explain() budget'), this.#estimate, batch, this.file);
     const subnets = verdicts.map((v) => ({
       id: v.subnet.id, accuracy: v.subnet.metrics.accuracy, latencyMs: v.estimate.latencyMs, latencyFrom: this.#estimator.source(v.subnet),
       memoryMB: v.estimate.memoryMB, downloaded: this.#downloaded(v.subnet), fits: v.fits, fails: v.fails,

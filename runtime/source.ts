@@ -66,7 +66,8 @@ class UrlSource implements ByteSource {
   onBytes?: (loaded: number, total: number | undefined) => void;
   #buf = new Uint8Array(0);
   #length = 0;
-  readonly #chain = new Chain();
+  /** The latest read: reads run one after another (each continues where the last stopped). */
+  #tail: Promise<unknown> = Promise.resolve();
 
   readonly #fetchFn: typeof fetch;
   #range: boolean;
@@ -77,7 +78,9 @@ class UrlSource implements ByteSource {
   }
 
   prefix(end: number): Promise<Uint8Array> {
-    return this.#chain.run(() => this.#grow(end));
+    const p = this.#tail.then(() => this.#grow(end));
+    this.#tail = p.catch(() => undefined);
+    return p;
   }
 
   release(): void {

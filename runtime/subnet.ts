@@ -1,7 +1,8 @@
 /**
  * Cut one subnet out of a packed file: build its graph, copy its blocks from the manifest
  * offsets, fold the Concat trees into plain initializers. Both the runtime (sessions) and
- * `sortednet-pack extract` use this, so a session's model equals the extracted file.
+ * `sortednet-pack extract` use `subnetParts`, so a session runs the extracted file's graph and
+ * weights (without its metadata, which only files need).
  *
  * @example
  * const { graph, tensors } = subnetParts(manifest, fileBytes, 'd1-w25', 'model.onnx');
@@ -70,9 +71,11 @@ export function subnetMetadata(manifest: Manifest, subnet: SubnetEntry): [string
 }
 
 /**
- * A standalone ONNX model of one subnet: weights folded into plain initializers (what `extract`
- * writes), or with `fold: false` the stored blocks and Concat trees. (ORT can fold those itself,
- * but its constant folding is several times slower than folding here.)
+ * A standalone ONNX model of one subnet, written by the runtime's own encoder: byte for byte
+ * what `extract` writes with protobufjs (test/packager/extract.test.ts). `fold: false` keeps
+ * the stored blocks and Concat trees (ORT can fold those itself, but its constant folding is
+ * several times slower than folding here). Not in the runtime's public API: files are the
+ * packager's (`extractSubnet`).
  */
 export function subnetModel(manifest: Manifest, bytes: Uint8Array, id: string, file: string, fold = true, into?: (length: number) => Uint8Array): Uint8Array {
   const { subnet, graph, tensors } = subnetParts(manifest, bytes, id, file, fold);

@@ -100,6 +100,8 @@ export interface Deferred {
   write(dst: Uint8Array, at: number): void;
 }
 
+const utf8 = new TextEncoder();
+
 export class WireWriter {
   readonly parts: (Uint8Array | Deferred)[] = [];
   length = 0;
@@ -110,23 +112,14 @@ export class WireWriter {
     return this;
   }
 
-  /** Varint; negative numbers as 10-byte two's complement (int64). */
+  /**
+   * Varint; negative numbers as 10-byte two's complement (int64). `& 127` reads the low bits of
+   * two's complement (exact below 2^53), and floor division keeps a negative number's sign bits.
+   */
   varint(n: number): this {
     const out: number[] = [];
-    if (n < 0) {
-      let v = BigInt.asUintN(64, BigInt(n));
-      while (v >= 128n) {
-        out.push(Number(v & 127n) | 128);
-        v >>= 7n;
-      }
-      out.push(Number(v));
-    } else {
-      while (n >= 128) {
-        out.push((n % 128) | 128);
-        n = Math.floor(n / 128);
-      }
-      out.push(n);
-    }
+    for (let i = 0; n < 0 ? i < 9 : n >= 128; i++, n = Math.floor(n / 128)) out.push((n & 127) | 128);
+    out.push(n < 0 ? 1 : n);
     return this.raw(Uint8Array.from(out));
   }
 
@@ -149,7 +142,7 @@ export class WireWriter {
   }
 
   stringField(field: number, s: string): this {
-    return this.bytesField(field, new TextEncoder().encode(s));
+    return this.bytesField(field, utf8.encode(s));
   }
 
   /** Nested message: tag, length, then the sub-writer's pieces (not copied yet). */

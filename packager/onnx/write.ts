@@ -32,7 +32,6 @@ const NODE_SPECS: Record<OpType, { inputs: [number, number]; attrs: Partial<Reco
 const ATTR_ENCODERS: { [K in AttrValue['kind']]: (v: Extract<AttrValue, { kind: K }>['value']) => Record<string, unknown> } = {
   float: (f) => ({ f, type: 1 }),
   int: (i) => ({ i, type: 2 }),
-  string: (s) => ({ s: new TextEncoder().encode(s), type: 3 }),
   ints: (ints) => ({ ints, type: 7 }),
 };
 

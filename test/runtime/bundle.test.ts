@@ -6,14 +6,14 @@ import { build } from 'esbuild';
 
 /**
  * Guard for the browser runtime: min+gzip of the ESM bundle of runtime/web.ts, ORT external.
- * The issue's target is 15 kB (15,360 B); the bundle is about 15.6 kB (bench/results/runtime.json
- * reports the figure), so this guard catches growth beyond that, not the target.
+ * The issue's target, 15 kB (15,360 B), is the guard: the bundle is about 15.35 kB
+ * (bench/results/runtime.json reports the figure), so a feature that adds bytes must take as
+ * many out elsewhere.
  */
 export const BUNDLE_TARGET_BYTES = 15 * 1024;
-export const BUNDLE_BUDGET_BYTES = 16 * 1000;
 
 void describe('runtime bundle', () => {
-  void it(`runtime/web.ts bundles to <= ${BUNDLE_BUDGET_BYTES / 1000} kB min+gzip with no node: or onnxruntime code`, async () => {
+  void it(`runtime/web.ts bundles to <= ${BUNDLE_TARGET_BYTES} B min+gzip with no node: or onnxruntime code`, async () => {
     const result = await build({
       entryPoints: [fileURLToPath(new URL('../../runtime/web.ts', import.meta.url))],
       bundle: true,
@@ -29,8 +29,8 @@ void describe('runtime bundle', () => {
     const code = result.outputFiles[0]!.contents;
     const gz = gzipSync(code, { level: 9 }).length;
     const inputs = Object.keys(result.metafile.inputs);
-    console.log(`# runtime/web.ts: ${code.length} B minified, ${gz} B gzipped (target ${BUNDLE_TARGET_BYTES}${gz > BUNDLE_TARGET_BYTES ? ', missed' : ''}; guard ${BUNDLE_BUDGET_BYTES}), ${inputs.length} modules`);
-    assert.ok(gz <= BUNDLE_BUDGET_BYTES, `${gz} B gzipped > ${BUNDLE_BUDGET_BYTES}`);
+    console.log(`# runtime/web.ts: ${code.length} B minified, ${gz} B gzipped (target ${BUNDLE_TARGET_BYTES}), ${inputs.length} modules`);
+    assert.ok(gz <= BUNDLE_TARGET_BYTES, `${gz} B gzipped > ${BUNDLE_TARGET_BYTES}`);
     assert.ok(inputs.every((f) => f.startsWith('runtime/')), `only runtime/ code in the bundle: ${inputs.join(', ')}`);
     const imports = Object.values(result.metafile.outputs).flatMap((o) => o.imports.map((i) => i.path));
     assert.deepEqual(imports, [], 'no imports left in the bundle (ORT is injected, not imported)');

@@ -14,7 +14,9 @@ void describe('wire', () => {
   });
 
   void it('writes negative int64 as 10-byte two\'s complement like protobufjs', () => {
-    assert.deepEqual(new WireWriter().varint(-1).finish(), Uint8Array.from(protobuf.Writer.create().int64(-1).finish()));
+    for (const n of [-1, -2, -127, -128, -129, -300, -(2 ** 31), -(2 ** 31) - 1, -(2 ** 40) - 7, Number.MIN_SAFE_INTEGER]) {
+      assert.deepEqual(new WireWriter().varint(n).finish(), Uint8Array.from(protobuf.Writer.create().int64(n).finish()), String(n));
+    }
     assert.deepEqual(new WireWriter().floatField(2, 0.5).finish(), Uint8Array.from(protobuf.Writer.create().uint32(21).float(0.5).finish()));
   });
 
