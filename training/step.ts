@@ -42,11 +42,16 @@ export function batchTensors(batch: Batch, inputSize: number, classes: number): 
 }
 
 /** The step's objective on tensors x and one-hot y. */
-export function mlpObjective(model: SortedMlp, x: tf.Tensor2D, y: tf.Tensor2D, subnets: readonly Levels[], reduce: Reduce, opts: StepOptions = {}): StepObjective {
+export function mlpObjective(model: SortedMlp, x: tf.Tensor2D, y: tf.Tensor2D, subnets: readonly Levels[], reduce: Reduce, opts: StepOptions = {}): StepObjective<tf.Tensor2D> {
   const passes = passesOf(subnets.map((s) => ({ depth: s.depth ?? model.depth, width: s.width ?? 1 })));
+  const units = (levels: Levels): number => widthUnits(levels.width ?? 1, model.config.hidden);
+  // The first layer reads the whole input, so a narrower pass's first activations are the
+  // leading columns of the widest pass's: computed once, with one backward matmul for all.
+  const widest = Math.max(...passes.map((p) => units(p.levels)));
   return {
     variables: model.variables(),
-    forward: (levels, depths) => model.forwardDepths(x, widthUnits(levels.width ?? 1, model.config.hidden), depths),
+    shared: passes.length > 1 ? () => model.firstLayer(x, widest) : undefined,
+    forward: (levels, depths, first) => model.forwardDepths(x, units(levels), depths, first),
     hardLoss: (logits) => softmaxCrossEntropy(logits, y),
     passes,
     scale: reduce === 'mean' ? 1 / passes.reduce((n, p) => n + p.depths.length, 0) : 1,

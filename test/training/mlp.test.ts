@@ -98,3 +98,20 @@ void test('sorted loss gradient (two subnets, shared weights) matches finite dif
   assert.ok(maxdiff < 1e-4, `maxdiff ${maxdiff}`);
   model.dispose();
 });
+
+void test('a step computes the first layer once for all its widths: the gradient equals the subnets\' own gradients summed', () => {
+  const model = SortedMlp.fromTensors(randomTensors(8), { trainable: true });
+  const n = 4;
+  const batch = { x: randomArray(n * config.inputSize, new Rng(9)), labels: new Uint8Array([2, 0, 4, 1]), n };
+  const subnets = [{ depth: 3, width: 1 }, { depth: 1, width: 0.25 }, { depth: 2, width: 0.5 }, { depth: 1, width: 0.75 }];
+  const together = computeGradients(model, batch, subnets, 'sum');
+  const apart = subnets.map((s) => computeGradients(model, batch, [s], 'sum'));
+  let maxdiff = 0;
+  for (const [name, g] of Object.entries(together.grads)) {
+    g.forEach((v, i) => (maxdiff = Math.max(maxdiff, Math.abs(v - apart.reduce((a, r) => a + (r.grads[name]?.[i] ?? 0), 0)))));
+  }
+  assert.ok(Math.abs(together.loss - apart.reduce((a, r) => a + r.loss, 0) / subnets.length) < 1e-6);
+  console.log(`  one shared first layer vs per-subnet gradients: maxdiff ${maxdiff.toExponential(2)}`);
+  assert.ok(maxdiff < 1e-5, `maxdiff ${maxdiff}`);
+  model.dispose();
+});

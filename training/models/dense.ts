@@ -68,6 +68,17 @@ export function dense(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, act: Activ
 }
 
 /**
+ * The first `cols` columns of h [n, c] (a narrower subnet's view of a wider activation), with
+ * a hand-written gradient (tfjs-core registers none): dy goes back zero-padded to c columns.
+ */
+export function leading(h: tf.Tensor2D, cols: number): tf.Tensor2D {
+  const [n, c] = h.shape;
+  if (cols === c) return h;
+  const f = tf.customGrad((ht) => ({ value: tf.slice(ht as tf.Tensor2D, [0, 0], [n, cols]), gradFunc: (dy: tf.Tensor2D) => tf.pad(dy, [[0, 0], [0, c - cols]]) }) as never);
+  return f(h) as tf.Tensor2D;
+}
+
+/**
  * Reference: the same layer through `tf.fused.matMul`, whose built-in gradient uses the
  * transpose flags (the slow form on wasm). For tests and the benchmark; no slicing.
  */

@@ -18,7 +18,7 @@ import { SortedNetError } from '../../runtime/errors.js';
 import type { NamedTensor } from '../checkpoint.js';
 import { Rng } from '../rng.js';
 import { widthUnits, type Levels, type MlpConfig } from '../spec.js';
-import { dense } from './dense.js';
+import { dense, leading } from './dense.js';
 
 interface DenseVars {
   weight: tf.Variable<tf.Rank.R2>;
@@ -155,17 +155,28 @@ export class SortedMlp {
   }
 
   /**
+   * The first hidden layer's activations at `units` units. A narrower subnet's are their leading
+   * columns (layer 0 reads the whole input), so one step can compute them once for all its
+   * widths and pass them to `forwardDepths`.
+   */
+  firstLayer(x: tf.Tensor2D, units: number): tf.Tensor2D {
+    const l = this.layers[0]!;
+    return dense(x, l.weight, l.bias, 'relu', { cols: units, inputGrad: false });
+  }
+
+  /**
    * Logits for several depths at one width in one pass: the head is applied to the
    * activations after each requested depth. Returns one tensor per entry of `depths`.
+   * `first`: `firstLayer(x, u)` for some u >= units, to start from (its leading columns).
    */
-  forwardDepths(x: tf.Tensor2D, units: number, depths: number[]): tf.Tensor2D[] {
+  forwardDepths(x: tf.Tensor2D, units: number, depths: number[], first?: tf.Tensor2D): tf.Tensor2D[] {
     const out = new Map<number, tf.Tensor2D>();
     const maxDepth = Math.max(...depths);
     let h = x;
     for (let i = 0; i < maxDepth; i++) {
       const l = this.layers[i]!;
       h = i === 0
-        ? dense(h, l.weight, l.bias, 'relu', { cols: units, inputGrad: false })
+        ? (first ? leading(first, units) : this.firstLayer(x, units))
         : dense(h, l.weight, l.bias, 'relu', { rows: units, cols: units });
       if (depths.includes(i + 1)) out.set(i + 1, dense(h, this.head.weight, this.head.bias, 'linear', { rows: units }));
     }

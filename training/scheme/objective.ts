@@ -29,11 +29,16 @@ export interface DistillOptions {
   teacher: Levels;
 }
 
-export interface StepObjective {
+export interface StepObjective<S = unknown> {
   /** Trainable variables the gradient is taken for. */
   variables: tf.Variable[];
   /** Logits [rows, classes] after each of `depths`, for one setting of the other dims, in one pass. */
-  forward: (levels: Omit<Levels, 'depth'>, depths: number[]) => tf.Tensor2D[];
+  forward: (levels: Omit<Levels, 'depth'>, depths: number[], shared?: S) => tf.Tensor2D[];
+  /**
+   * Work every pass of the step shares (the MLP's first layer at the widest width), computed
+   * once inside the gradient function and handed to each `forward`. @defaultValue none
+   */
+  shared?: () => S;
   /** Mean hard-label loss of one subnet's logits. */
   hardLoss: (logits: tf.Tensor2D) => tf.Scalar;
   passes: readonly Pass[];
@@ -65,7 +70,7 @@ export function applyTo(optimizer: tf.Optimizer): (grads: VariableGradients) => 
  * Compute the step's gradients and hand them to `apply` (e.g. `applyTo(optimizer)`) inside
  * the step's tidy; returns each trained subnet's hard loss, in pass order.
  */
-export function sortedStep(o: StepObjective, apply: (grads: VariableGradients) => void): number[] {
+export function sortedStep<S>(o: StepObjective<S>, apply: (grads: VariableGradients) => void): number[] {
   return tf.tidy(() => {
     const d = o.distill && o.distill.alpha > 0 ? o.distill : undefined;
     const isTeacher = (pass: Pass, depth: number): boolean => d !== undefined && sameLevels({ depth, ...pass.levels }, d.teacher);
@@ -81,6 +86,7 @@ export function sortedStep(o: StepObjective, apply: (grads: VariableGradients) =
     }), d.temperature) : undefined;
     let hard: tf.Tensor | undefined;
     const { grads } = tf.variableGrads(() => {
+      const shared = o.shared?.();
       const losses: tf.Scalar[] = [];
       const hards: tf.Scalar[][] = o.passes.map(() => []);
       // The teacher's pass first (under sandwich it is first already), each pass's losses after its forward.
@@ -88,7 +94,7 @@ export function sortedStep(o: StepObjective, apply: (grads: VariableGradients) =
       if (first > 0) order.unshift(...order.splice(first, 1));
       for (const k of order) {
         const pass = o.passes[k]!;
-        const logits = o.forward(pass.levels, pass.depths);
+        const logits = o.forward(pass.levels, pass.depths, shared);
         pass.depths.forEach((depth, i) => {
           if (!isTeacher(pass, depth)) return;
           // Kept: the KL's backward reads them after the forward scope ends (disposed below).
