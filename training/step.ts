@@ -1,6 +1,7 @@
 /**
  * One SortedNet optimizer step of the sorted MLP: the sampled subnets run on the same
- * mini-batch (subnets of one width share a forward pass, the head applied after each depth),
+ * mini-batch (subnets of one width share a forward pass, the head applied after each depth;
+ * every width reads the first layer computed once at the widest),
  * their cross-entropy losses are averaged (or summed, see TrainConfig.reduce), optionally
  * distilled from the full subnet, one backward pass accumulates every subnet's gradient into
  * the shared weights, and the optimizer takes one step. See scheme/objective.ts.
