@@ -44,12 +44,10 @@ export interface TensorBytes {
 
 const node = (op: OpType, inputs: string[], outputs: string[], attrs: GraphNode['attrs'] = {}): GraphNode => ({ op, inputs, outputs, attrs });
 
-const binary = (op: OpType) => (a: string, b: string, y: string): GraphNode => node(op, [a, b], [y]);
-
 /** Node builders keyed by op name (ONNX opset 17 semantics). */
 export const ops = {
-  MatMul: binary('MatMul'),
-  Add: binary('Add'),
+  MatMul: (a: string, b: string, y: string): GraphNode => node('MatMul', [a, b], [y]),
+  Add: (a: string, b: string, y: string): GraphNode => node('Add', [a, b], [y]),
   Relu: (x: string, y: string): GraphNode => node('Relu', [x], [y]),
   Concat: (xs: string[], axis: number, y: string): GraphNode => node('Concat', xs, [y], { axis: { kind: 'int', value: axis } }),
   /** Slice(x, starts, ends, axes): all four are value names (int64 tensors for the last three). */

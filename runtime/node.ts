@@ -10,7 +10,7 @@
 import { open } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { SortedNetError } from './errors.js';
-import { Chain, registerSourceOpener, type ByteSource } from './source.js';
+import { registerSourceOpener, serial, type ByteSource } from './source.js';
 
 export * from './index.js';
 
@@ -18,12 +18,12 @@ export * from './index.js';
 class FileSource implements ByteSource {
   size?: number;
   private bytes: Uint8Array = new Uint8Array(0);
-  private readonly chain = new Chain();
+  private readonly queue = serial();
 
   constructor(readonly name: string, private readonly path: string) {}
 
   prefix(end: number): Promise<Uint8Array> {
-    return this.chain.run(() => this.grow(end));
+    return this.queue(() => this.grow(end));
   }
 
   release(): void {

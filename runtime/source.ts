@@ -47,17 +47,14 @@ export function registerSourceOpener(opener: SourceOpener): void {
   openers.push(opener);
 }
 
-/** Serializes async steps: each runs after the previous one settles (at once when idle). */
-export class Chain {
-  #tail: Promise<unknown> = Promise.resolve();
-  #pending = 0;
-
-  run<T>(step: () => Promise<T>): Promise<T> {
-    const next = this.#pending++ === 0 ? step() : this.#tail.then(step);
-    const settle = (): void => void this.#pending--;
-    this.#tail = next.then(settle, settle);
+/** A queue for async steps: each runs after the previous one settles (a source's reads, which continue where the last stopped). */
+export function serial(): <T>(step: () => Promise<T>) => Promise<T> {
+  let tail: Promise<unknown> = Promise.resolve();
+  return (step) => {
+    const next = tail.then(step);
+    tail = next.catch(() => undefined);
     return next;
-  }
+  };
 }
 
 class UrlSource implements ByteSource {
@@ -66,8 +63,7 @@ class UrlSource implements ByteSource {
   onBytes?: (loaded: number, total: number | undefined) => void;
   #buf = new Uint8Array(0);
   #length = 0;
-  /** The latest read: reads run one after another (each continues where the last stopped). */
-  #tail: Promise<unknown> = Promise.resolve();
+  readonly #queue = serial();
 
   readonly #fetchFn: typeof fetch;
   #range: boolean;
@@ -78,9 +74,7 @@ class UrlSource implements ByteSource {
   }
 
   prefix(end: number): Promise<Uint8Array> {
-    const p = this.#tail.then(() => this.#grow(end));
-    this.#tail = p.catch(() => undefined);
-    return p;
+    return this.#queue(() => this.#grow(end));
   }
 
   release(): void {
