@@ -47,12 +47,18 @@ export function registerSourceOpener(opener: SourceOpener): void {
   openers.push(opener);
 }
 
-/** A queue for async steps: each runs after the previous one settles (a source's reads, which continue where the last stopped). */
+/**
+ * A queue for async steps: each runs after the previous one settles (a source's reads, which
+ * continue where the last stopped). The tail settles to undefined, not to the last step's value:
+ * holding a read's bytes there kept a released file alive (lean mode, 2.28x the weights per
+ * instance against 1.30x).
+ */
 export function serial(): <T>(step: () => Promise<T>) => Promise<T> {
   let tail: Promise<unknown> = Promise.resolve();
+  const drop = (): void => {};
   return (step) => {
     const next = tail.then(step);
-    tail = next.catch(() => undefined);
+    tail = next.then(drop, drop);
     return next;
   };
 }

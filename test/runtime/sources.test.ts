@@ -5,9 +5,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { after, before, describe, it } from 'node:test';
 import { SortedNetError } from '../../runtime/errors.js';
 import { SortedModel } from '../../runtime/node.js';
+import { serial } from '../../runtime/source.js';
 import { maxAbsDiff, mlpCheckpoint, randomArray, referenceForward, rng } from '../packager/fixture.js';
 import { packCheckpoint } from '../../packager/pack.js';
 import { BACKENDS, CKPT, CONFIG, DIMS, LATENCY, PACKED } from './backends.js';
@@ -116,5 +119,31 @@ void describe('URL source errors', () => {
   void it('names the URL when the fetch itself fails', async () => {
     const failing = (() => Promise.reject(new Error('offline'))) as unknown as typeof fetch;
     await assert.rejects(SortedModel.load(srv.url, { ort: BACKENDS[0].ort, fetch: failing }), (err: unknown) => err instanceof SortedNetError && err.file === srv.url && /offline/.test(err.found));
+  });
+});
+
+void describe('read queue (serial)', () => {
+  void it('runs steps one after another and keeps no step\'s value, so released bytes can be collected', async () => {
+    const queue = serial();
+    const order: string[] = [];
+    const slow = queue(async () => {
+      await new Promise((r) => setTimeout(r, 20));
+      order.push('first');
+    });
+    const failing = queue(() => Promise.reject(new Error('read failed')));
+    const fast = queue(async () => void order.push('third'));
+    await Promise.all([slow, assert.rejects(failing, /read failed/), fast]);
+    assert.deepEqual(order, ['first', 'third']); // the third waited for the first, through the failure
+
+    // A source's last read resolves to its whole buffer; the queue must not be what keeps it alive.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    let buffer: Uint8Array | undefined = new Uint8Array(1 << 20);
+    const ref = new WeakRef(buffer);
+    await queue(async () => buffer);
+    buffer = undefined;
+    await new Promise((r) => setTimeout(r, 0)); // WeakRef targets stay alive until the job ends
+    gc();
+    assert.equal(ref.deref(), undefined, 'the queue still holds the last read\'s bytes');
   });
 });
