@@ -9,9 +9,11 @@
  * jumps from about d to about d + S, and two measurements of the same subnet can land on either
  * side: the budget benchmark's ground truth flips with them.
  *
- * Run: node --import tsx bench/stalls.ts [--calls N]   (nothing else running)
- * Prints one JSON object.
+ * Run: npm run bench:stalls [-- --calls N]   (nothing else running)
+ * Writes bench/results/stalls.json and prints it.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { percentile, prepareModel, round, SESSION_OPTIONS } from './runtime-lib.js';
@@ -59,4 +61,7 @@ out.busy_loop = await stalls(() => {
 });
 out.set_immediate = await stalls(() => new Promise((r) => setImmediate(r)));
 if (sink < 0) console.error(sink);
+const file = fileURLToPath(new URL('results/stalls.json', import.meta.url));
+mkdirSync(fileURLToPath(new URL('results/', import.meta.url)), { recursive: true });
+writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
 console.log(JSON.stringify(out, null, 2));
