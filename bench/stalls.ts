@@ -13,6 +13,7 @@
  * Writes bench/results/stalls.json and prints it.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
@@ -37,13 +38,13 @@ async function stalls(f: () => unknown): Promise<Record<string, number>> {
   const slow = ms.flatMap((v, i) => (v > 2 * p50 ? [i] : []));
   const gaps = slow.slice(1).map((i, k) => end[i]! - end[slow[k]!]!);
   const extra = slow.map((i) => ms[i]! - p50);
+  /** A quantile of `xs`, rounded; NaN (null in the JSON) when there is none. */
+  const q = (xs: number[], p: number, digits: number): number => (xs.length ? round(percentile(xs, p), digits) : NaN);
   return {
-    p50_ms: round(p50, 4), p95_ms: round(percentile(ms, 0.95), 4), p99_ms: round(percentile(ms, 0.99), 4),
+    p50_ms: round(p50, 4), p95_ms: q(ms, 0.95, 4), p99_ms: q(ms, 0.99, 4),
     slow_share: round(slow.length / calls, 4),
-    slow_gap_p10_ms: gaps.length ? round(percentile(gaps, 0.1), 3) : NaN,
-    slow_gap_p50_ms: gaps.length ? round(percentile(gaps, 0.5), 3) : NaN,
-    slow_gap_p90_ms: gaps.length ? round(percentile(gaps, 0.9), 3) : NaN,
-    slow_extra_p50_ms: extra.length ? round(percentile(extra, 0.5), 4) : NaN,
+    slow_gap_p10_ms: q(gaps, 0.1, 3), slow_gap_p50_ms: q(gaps, 0.5, 3), slow_gap_p90_ms: q(gaps, 0.9, 3),
+    slow_extra_p50_ms: q(extra, 0.5, 4),
   };
 }
 
@@ -61,7 +62,7 @@ out.busy_loop = await stalls(() => {
 });
 out.set_immediate = await stalls(() => new Promise((r) => setImmediate(r)));
 if (sink < 0) console.error(sink);
-const file = fileURLToPath(new URL('results/stalls.json', import.meta.url));
-mkdirSync(fileURLToPath(new URL('results/', import.meta.url)), { recursive: true });
-writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
+const dir = fileURLToPath(new URL('results/', import.meta.url));
+mkdirSync(dir, { recursive: true });
+writeFileSync(join(dir, 'stalls.json'), `${JSON.stringify(out, null, 2)}\n`);
 console.log(JSON.stringify(out, null, 2));
