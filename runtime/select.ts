@@ -105,58 +105,63 @@ export interface Verdict {
   readonly fails: string[];
 }
 
-/** Evaluate every subnet against the budget; `pick()` selects or throws IMPOSSIBLE_BUDGET. */
-export function judge(subnets: readonly SubnetEntry[], budget: Budget, latency: LatencyModel | Estimator, batch = 1, file = '<api>'): { verdicts: Verdict[]; pick(): SubnetEntry } {
+/**
+ * Evaluate every subnet against the budget; `pick()` selects or throws IMPOSSIBLE_BUDGET. A call
+ * with a per-call budget re-chooses through here, so `pick()` only reads the estimates: the
+ * verdicts (with their messages) are built when `verdicts` is read, by explain().
+ */
+export function judge(subnets: readonly SubnetEntry[], budget: Budget, latency: LatencyModel | Estimator, batch = 1, file = '<api>'): { readonly verdicts: Verdict[]; pick(): SubnetEntry } {
   const keys = BUDGET_KEYS.filter((k) => budget[k] !== undefined);
-  const estFn: Estimator = typeof latency === 'function' ? latency : (s, b) => estimate(s, latency, b);
-  const est = new Map(subnets.map((s) => [s, estFn(s, batch)]));
-  /** Subnet `s`'s value for budget field `k`: its estimate or its metric. */
-  const value = (s: SubnetEntry, k: BudgetKey): number | undefined => CONSTRAINTS[k].value(s, est.get(s)!);
+  const est = subnets.map((s) => (typeof latency === 'function' ? latency(s, batch) : estimate(s, latency, batch)));
+  /** Subnet `i`'s value for budget field `k`: its estimate or its metric. */
+  const value = (i: number, k: BudgetKey): number | undefined => CONSTRAINTS[k].value(subnets[i]!, est[i]!);
   for (const k of keys) {
-    if (subnets.every((s) => value(s, k) === undefined)) {
+    if (subnets.every((_, i) => value(i, k) === undefined)) {
       raise('BAD_OPTION', file, `budget.${k}`, `${budget[k]}, but the manifest has no ${k === 'minAccuracy' ? 'accuracy' : 'loss'} metrics`, `drop ${k}, or re-pack a checkpoint that carries held-out metrics`);
     }
   }
-  const meets = (s: SubnetEntry, k: BudgetKey): boolean => {
-    const v = value(s, k);
+  const meets = (i: number, k: BudgetKey): boolean => {
+    const v = value(i, k);
     return v !== undefined && (CONSTRAINTS[k].upper ? v <= budget[k]! : v >= budget[k]!);
   };
-  // Per call, so the messages are built only when read (explain()).
-  const verdicts = subnets.map((s): Verdict => ({
-    subnet: s,
-    estimate: est.get(s)!,
-    fits: keys.every((k) => meets(s, k)),
-    get fails() {
-      return keys.filter((k) => !meets(s, k)).map((k) => {
-        const v = value(s, k);
-        return v === undefined ? `no ${k === 'minAccuracy' ? 'accuracy' : 'loss'} metric` : `${k}: ${fmt(v)}${CONSTRAINTS[k].unit} ${CONSTRAINTS[k].upper ? '>' : '<'} ${budget[k]}`;
-      });
+  const fits = (i: number): boolean => keys.every((k) => meets(i, k));
+  return {
+    get verdicts() {
+      return subnets.map((s, i): Verdict => ({
+        subnet: s,
+        estimate: est[i]!,
+        fits: fits(i),
+        fails: keys.filter((k) => !meets(i, k)).map((k) => {
+          const v = value(i, k);
+          return v === undefined ? `no ${k === 'minAccuracy' ? 'accuracy' : 'loss'} metric` : `${k}: ${fmt(v)}${CONSTRAINTS[k].unit} ${CONSTRAINTS[k].upper ? '>' : '<'} ${budget[k]}`;
+        }),
+      }));
     },
-  }));
-  return { verdicts, pick: () => pick(subnets, verdicts, budget, keys, meets, value, file) };
-}
+    pick(): SubnetEntry {
+      const by = scorer(subnets);
+      const score = (i: number): number => by(subnets[i]!);
+      const all = subnets.map((_, i) => i);
+      const ok = all.filter(fits);
+      if (ok.length > 0) return subnets[ok.reduce((b, i) => (score(i) > score(b) || (score(i) === score(b) && subnets[i]!.macs < subnets[b]!.macs) ? i : b))]!;
 
-function pick(subnets: readonly SubnetEntry[], verdicts: Verdict[], budget: Budget, keys: BudgetKey[], meets: (s: SubnetEntry, k: BudgetKey) => boolean, value: (s: SubnetEntry, k: BudgetKey) => number | undefined, file: string): SubnetEntry {
-  const ok = verdicts.filter((v) => v.fits).map((v) => v.subnet);
-  const score = scorer(subnets);
-  if (ok.length > 0) return ok.reduce((best, s) => (score(s) > score(best) || (score(s) === score(best) && s.macs < best.macs) ? s : best));
-
-  // For each field, the least it would have to move for some subnet to meet the other fields.
-  const relax = keys.flatMap((k) => {
-    const rest = subnets.filter((s) => keys.every((o) => o === k || meets(s, o)) && value(s, k) !== undefined);
-    if (rest.length === 0) return [];
-    // The subnet nearest the bound: the lowest value for an upper bound, the highest for a lower one.
-    const sign = CONSTRAINTS[k].upper ? 1 : -1;
-    const pick = rest.reduce((b, s) => (sign * value(s, k)! < sign * value(b, k)! ? s : b));
-    return [{ k, s: pick, v: value(pick, k)! }];
-  });
-  const asked = keys.map((k) => `${k} ${budget[k]}`).join(' and ');
-  const field = keys.length === 1 ? `budget.${keys[0]}` : relax.length === 1 ? `budget.${relax[0]!.k}` : 'budget';
-  const found = relax.length === 0
-    ? `no subnet meets ${asked}, and relaxing any one field is not enough`
-    : `no subnet meets ${asked}; the closest is ${relax.map((r) => `${r.s.id} at ${r.k} ${fmt(r.v)}${CONSTRAINTS[r.k].unit}`).join(', or ')}`;
-  const fix = relax.length === 0
-    ? 'relax several budget fields; see model.subnets for each subnet\'s estimates and metrics'
-    : relax.map((r) => `${CONSTRAINTS[r.k].upper ? 'raise' : 'lower'} ${r.k} to ${outward(r.v, CONSTRAINTS[r.k].upper)}`).join(', or ');
-  return raise('IMPOSSIBLE_BUDGET', file, field, found, fix);
+      // For each field, the least it would have to move for some subnet to meet the other fields.
+      const relax = keys.flatMap((k) => {
+        const rest = all.filter((i) => keys.every((o) => o === k || meets(i, o)) && value(i, k) !== undefined);
+        if (rest.length === 0) return [];
+        // The subnet nearest the bound: the lowest value for an upper bound, the highest for a lower one.
+        const sign = CONSTRAINTS[k].upper ? 1 : -1;
+        const i = rest.reduce((b, j) => (sign * value(j, k)! < sign * value(b, k)! ? j : b));
+        return [{ k, s: subnets[i]!, v: value(i, k)! }];
+      });
+      const asked = keys.map((k) => `${k} ${budget[k]}`).join(' and ');
+      const field = keys.length === 1 ? `budget.${keys[0]}` : relax.length === 1 ? `budget.${relax[0]!.k}` : 'budget';
+      const found = relax.length === 0
+        ? `no subnet meets ${asked}, and relaxing any one field is not enough`
+        : `no subnet meets ${asked}; the closest is ${relax.map((r) => `${r.s.id} at ${r.k} ${fmt(r.v)}${CONSTRAINTS[r.k].unit}`).join(', or ')}`;
+      const fix = relax.length === 0
+        ? 'relax several budget fields; see model.subnets for each subnet\'s estimates and metrics'
+        : relax.map((r) => `${CONSTRAINTS[r.k].upper ? 'raise' : 'lower'} ${r.k} to ${outward(r.v, CONSTRAINTS[r.k].upper)}`).join(', or ');
+      return raise('IMPOSSIBLE_BUDGET', file, field, found, fix);
+    },
+  };
 }
