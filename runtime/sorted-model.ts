@@ -13,7 +13,7 @@
 import { calibrate } from './calibrate.js';
 import { raise, rejectUnknownKeys, SortedNetError } from './errors.js';
 import { prepareFeeds, zeroFeeds, type FeedValue } from './feeds.js';
-import { checkCalibration, LatencyEstimator, type Calibration, type LatencyModel } from './latency.js';
+import { checkCalibration, LatencyEstimator, type Calibration, type LatencyModel, WINDOW } from './latency.js';
 import { ModelBytes, type ProgressEvent } from './loader.js';
 import { findSubnet, type Manifest, type SubnetEntry } from './manifest.js';
 import type { OrtLike, TensorOf } from './ort.js';
@@ -58,7 +58,7 @@ export interface LoadOptions<O extends OrtLike = OrtLike> extends SourceOptions 
  * (about 30 µs here against 3 µs when hot); at every 50th call those calls were 2 % of a small
  * model's calls, enough to lift its p95 by the ~30 µs.
  */
-const STICKY_CALLS = 200;
+const STICKY_CALLS = WINDOW;
 const LOAD_KEYS = ['ort', 'budget', 'subnet', 'mode', 'cacheMB', 'onImpossible', 'sessionOptions', 'calibrate', 'calibration', 'latencyModel', 'progressive', 'verify', 'cache', 'onProgress', 'fetch', 'rangeRequests', 'name'] as const;
 const RUN_KEYS = ['budget', 'subnet', 'onImpossible'] as const;
 
