@@ -15,7 +15,7 @@ const value = (metric: Metric, m: SubnetRow['sorted'] | null) => (m ? (metric ==
 const ratio = (r: number | null) => (r === null ? '–' : r.toFixed(4));
 const time = (r: number | null) => (r === null ? '–' : r.toFixed(3));
 
-const SHOWN = ['hidden', 'channels', 'stages', 'blocks', 'dModel', 'layers', 'heads', 'ffnHidden', 'context', 'vocabSize', 'depths', 'widths', 'headLevels', 'ffnLevels', 'epochs', 'steps', 'batch', 'lr', 'groups', 'sampling'];
+const SHOWN = ['hidden', 'channels', 'stages', 'blocks', 'dModel', 'layers', 'heads', 'ffnHidden', 'context', 'vocabSize', 'depths', 'widths', 'headLevels', 'ffnLevels', 'epochs', 'steps', 'batch', 'lr', 'groups', 'sampling', 'costPower', 'distill'];
 
 function configLine(s: Study): string {
   const parts = SHOWN.filter((k) => s.config[k] !== undefined).map((k) => {

@@ -155,7 +155,7 @@ export interface MlpStudyOptions {
    */
   checkpoint?: string;
   /** The sorted run's sampling, subnets per step and distillation weight (twins train one subnet, undistilled). @defaultValue train()'s */
-  scheme?: { sampling?: Sampling; groups?: number; distill?: number };
+  scheme?: { sampling?: Sampling; groups?: number; distill?: number; costPower?: number };
 }
 
 async function mlpRun(o: MlpStudyOptions, hidden: number, depths: number[], widths: number[], label: string, scheme: MlpStudyOptions['scheme'] = {}): Promise<Run> {

@@ -46,6 +46,7 @@ MLP:
   --mlp-epochs N          (default 10)      --mlp-twins all|IDS (default all)
   --mlp-sampling MODE     (default sandwich) --mlp-groups N    (default 4)
   --mlp-distill A         in-place distillation weight, as --cnn-distill   (default 0)
+  --mlp-cost-power P      draw the random subnets with weight MACs^-P, as --cnn-cost-power (default 0)
 
 MLP, 10 epochs (mlp10): the sorted side is an existing checkpoint, which fixes the config:
   --mlp10-checkpoint FILE (default model.safetensors, from npm run train:fmnist)
@@ -60,9 +61,11 @@ CNN (trainCnn defaults otherwise: 2 stages, stem stride 2, Adam 0.003, 3 subnets
                           subnet's detached outputs (default 0.5, trainCnn's; 0: off; twins never distill)
   --cnn-sampling MODE     sandwich | sandwich-exits | ends-exits | uniform | all-exits (default sandwich)
   --cnn-groups N          subnets per step (width groups under all-exits)  (default 3)
+  --cnn-cost-power P      draw the random subnets with weight MACs^-P: cheap subnets train more
+                          often, steps cost less (default 0: uniform)
   --cnn-augment           random left-right flips and 2-pixel shifts of the training images
                           (sorted run and twins alike; default off)
-                          (--cnn-distill, --cnn-sampling and --cnn-groups apply to cnn160 too)
+                          (--cnn-distill, --cnn-sampling, --cnn-groups and --cnn-cost-power apply to cnn160 too)
 
 CNN with 160+ subnets (only the full network also trains alone, for the time ratio):
   --cnn160-channels N     (default 31: the second stage has 62 channels)
@@ -110,6 +113,8 @@ const { values } = parseArgs({
     'cnn-distill': { type: 'string', default: '0.5' },
     'cnn-sampling': { type: 'string', default: 'sandwich' },
     'cnn-groups': { type: 'string', default: '3' },
+    'cnn-cost-power': { type: 'string', default: '0' },
+    'mlp-cost-power': { type: 'string', default: '0' },
     'cnn-augment': { type: 'boolean', default: false },
     'cnn160-channels': { type: 'string', default: '31' },
     'cnn160-depths': { type: 'string', default: '1,2,3,4' },
@@ -140,7 +145,7 @@ function int(name: keyof typeof values, s: string | undefined): number | undefin
 }
 const need = (name: keyof typeof values) => int(name, values[name] as string)!;
 /** --<arch>-distill, --<arch>-sampling and --<arch>-groups: the sorted run's scheme (both CNN studies share the cnn flags). */
-const scheme = (arch: 'mlp' | 'cnn') => ({ distill: numberFlag('bench/quality.ts', `${arch}-distill`, values[`${arch}-distill`])!, sampling: values[`${arch}-sampling`] as Sampling, groups: need(`${arch}-groups`) });
+const scheme = (arch: 'mlp' | 'cnn') => ({ distill: numberFlag('bench/quality.ts', `${arch}-distill`, values[`${arch}-distill`])!, sampling: values[`${arch}-sampling`] as Sampling, groups: need(`${arch}-groups`), costPower: numberFlag('bench/quality.ts', `${arch}-cost-power`, values[`${arch}-cost-power`])! });
 /** --cnn-augment: flips and 2-pixel shifts of the training images, for the sorted run and its twins alike. */
 const augment = () => ({ augment: values['cnn-augment'] === true });
 const list = (name: keyof typeof values) => (values[name] as string).split(',').map((x) => {

@@ -27,7 +27,7 @@ export { evaluateGpt, formatLmTable, lmStep, lmTrainStep, sampleWindows, type Lm
 export { byteTokenizer, compile, decode, encode, trainBpe, validateTokenizer, type BpeTokenizerSpec, type Tokenizer } from './tokenizer.js';
 export { brownToText, loadBrown, type LoadBrownOptions, type TextDoc, type TextSplit } from './data/brown.js';
 // The training scheme all three share.
-export { passesOf, planStep, sampleSubnets, type Pass, type StepPlan } from './scheme/sampling.js';
+export { costWeight, passesOf, planStep, sampleSubnets, type DrawWeight, type Pass, type StepPlan } from './scheme/sampling.js';
 export { AdamW, type AdamWOptions, type AdamWState } from './scheme/adamw.js';
 export { distilled, softTargetKl, softTargets, type SoftTargets } from './scheme/distill.js';
 export { applyTo, sortedStep, type DistillOptions, type StepObjective, type VariableGradients } from './scheme/objective.js';

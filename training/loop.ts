@@ -18,7 +18,7 @@ import { writeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { lrAt, resolveConfig, type TrainConfig } from './config.js';
 import { trainingData, type Dataset, type LoadOptions } from './data/fashion-mnist.js';
 import { evaluateSubnets } from './eval.js';
-import { SortedMlp } from './models/mlp.js';
+import { mlpMacs, SortedMlp } from './models/mlp.js';
 import { ReplicaGroup } from './parallel.js';
 import { writeAccuracyPlot } from './plot.js';
 import type { TrainEvent } from './progress.js';
@@ -26,7 +26,7 @@ import { Rng } from './rng.js';
 import { AdamW } from './scheme/adamw.js';
 import { loadStep } from './scheme/batches.js';
 import { sha256Of } from './scheme/resume.js';
-import { planStep } from './scheme/sampling.js';
+import { costWeight, planStep } from './scheme/sampling.js';
 import { checkLoss, ResumeSession, StepTimer, type TrainingParts } from './scheme/session.js';
 import { latticeOf, subnetId, type SortedSpec, type SubnetSpec } from './spec.js';
 import { trainStep } from './step.js';
@@ -82,6 +82,7 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
     : SortedMlp.init(mlpConfig, depth, rng);
   const dims = { depth: config.depths, width: config.widths };
   const lattice = latticeOf(dims);
+  const weight = costWeight((l) => mlpMacs(mlpConfig, l, depth), config.costPower);
   const adam = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: config.weightDecay };
   const optimizer = new AdamW({ lr: config.lr, ...adam });
   const stepOptions = { distill: config.distill > 0 ? { alpha: config.distill, temperature: config.distillTemperature } : undefined };
@@ -123,7 +124,7 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
       const { epoch, first } = loadStep(step, stepsPerEpoch, rng, data.train, order, batchSize, xBuf, yBuf);
       if (first) epochLoss = 0;
       const lr = lrAt(step, totalSteps, config);
-      const { subnets } = planStep(dims, config.groups, config.sampling, rng);
+      const { subnets } = planStep(dims, config.groups, config.sampling, rng, weight);
       const batch = { x: xBuf, labels: yBuf, n: batchSize };
       optimizer.learningRate = lr;
       const loss = group

@@ -89,4 +89,29 @@ export class Rng {
     }
     return out;
   }
+
+  /**
+   * `k` distinct indices into `weights`, in sampling order: each draw picks among the indices
+   * not drawn yet with probability proportional to their weight (positive and finite).
+   */
+  chooseWeighted(weights: readonly number[], k: number): number[] {
+    const left = weights.map((_, i) => i);
+    const out: number[] = [];
+    while (out.length < k && left.length > 0) {
+      let total = 0;
+      for (const i of left) total += weights[i]!;
+      let r = this.next() * total;
+      let at = left.length - 1;
+      for (let j = 0; j < left.length; j++) {
+        r -= weights[left[j]!]!;
+        if (r < 0) {
+          at = j;
+          break;
+        }
+      }
+      out.push(left[at]!);
+      left.splice(at, 1);
+    }
+    return out;
+  }
 }

@@ -15,6 +15,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { cnnMacs } from '../runtime/graphs/cnn.js';
 import { rejectUnknownKeys, SortedNetError } from '../runtime/errors.js';
 import { initBackend, type BackendChoice } from './backend.js';
 import { writeCheckpoint, type Checkpoint } from './checkpoint.js';
@@ -31,7 +32,7 @@ import { loadStep } from './scheme/batches.js';
 import { checkScheme, DEFAULT_SCHEME, type SchemeConfig } from './scheme/config.js';
 import { applyTo, sortedStep } from './scheme/objective.js';
 import { sha256Of } from './scheme/resume.js';
-import { passesOf, planStep } from './scheme/sampling.js';
+import { costWeight, passesOf, planStep } from './scheme/sampling.js';
 import { checkLoss, ResumeSession, StepTimer, type TrainingParts } from './scheme/session.js';
 import { latticeOf, subnetId, type Levels, type SortedSpec, type SubnetSpec } from './spec.js';
 import type { StepOptions } from './step.js';
@@ -194,6 +195,7 @@ export async function trainCnn(options: CnnTrainOptions = {}): Promise<CnnTrainR
     : SortedCnn.init(cnnConfig, rng);
   const dims = { depth: config.depths, width: config.widths };
   const lattice = latticeOf(dims);
+  const weight = costWeight((l) => cnnMacs(cnnConfig, dims, l), config.costPower);
   const adam = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: config.weightDecay };
   const optimizer = new AdamW({ lr: config.lr, ...adam });
   const stepOptions: StepOptions = { distill: config.distill > 0 ? { alpha: config.distill, temperature: config.distillTemperature } : undefined };
@@ -227,7 +229,7 @@ export async function trainCnn(options: CnnTrainOptions = {}): Promise<CnnTrainR
       if (first) epochLoss = 0;
       const lr = lrAt(step, totalSteps, config);
       optimizer.learningRate = lr;
-      const { subnets } = planStep(dims, config.groups, config.sampling, rng);
+      const { subnets } = planStep(dims, config.groups, config.sampling, rng, weight);
       const loss = cnnTrainStep(model, optimizer, xBuf, yBuf, batchSize, subnets, config.reduce, stepOptions);
       checkLoss(loss, step, config.lr);
       losses.push(loss);

@@ -20,13 +20,13 @@ import { writeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { lrAt } from './config.js';
 import { loadBrown, type LoadBrownOptions } from './data/brown.js';
 import { evaluateGpt, lmStep, sampleWindows } from './lm.js';
-import { DEFAULT_GPT, SortedGpt, type GptConfig } from './models/gpt.js';
+import { DEFAULT_GPT, gptMacs, SortedGpt, type GptConfig } from './models/gpt.js';
 import type { TrainEvent } from './progress.js';
 import { Rng } from './rng.js';
 import { AdamW } from './scheme/adamw.js';
 import { checkScheme, DEFAULT_SCHEME, type SchemeConfig } from './scheme/config.js';
 import { sha256Of } from './scheme/resume.js';
-import { planStep, type Sampling } from './scheme/sampling.js';
+import { costWeight, planStep, type Sampling } from './scheme/sampling.js';
 import { checkLoss, ResumeSession, StepTimer, type TrainingParts } from './scheme/session.js';
 import { latticeOf, subnetId, type SortedSpec, type SubnetSpec } from './spec.js';
 import { compile, trainBpe, validateTokenizer, type BpeTokenizerSpec } from './tokenizer.js';
@@ -216,6 +216,7 @@ export async function trainGpt(options: GptTrainOptions = {}): Promise<GptTrainR
   const gptConfig: GptConfig = { vocabSize: tokenizer.vocabSize, context: config.context, dModel: config.dModel, layers: config.layers, heads: config.heads, ffnHidden: config.ffnHidden };
   const model = session.resumed ? SortedGpt.fromTensors(gptConfig, session.resumed.weights, { trainable: true, file: session.path }) : SortedGpt.init(gptConfig, rng);
   const dims = { depth: config.depths, heads: config.headLevels, ffn: config.ffnLevels };
+  const weight = costWeight((l) => gptMacs(gptConfig, l), config.costPower);
   const adam = { beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: config.weightDecay };
   const optimizer = new AdamW({ lr: config.lr, ...adam });
   const distill = config.distill > 0 ? { alpha: config.distill, temperature: config.distillTemperature } : undefined;
@@ -237,7 +238,7 @@ export async function trainGpt(options: GptTrainOptions = {}): Promise<GptTrainR
     for (let step = from.step; step < config.steps; step++) {
       const lr = lrAt(step, config.steps, config);
       optimizer.learningRate = lr;
-      const plan = planStep(dims, config.groups, config.sampling, rng);
+      const plan = planStep(dims, config.groups, config.sampling, rng, weight);
       const hard = lmStep(model, optimizer, sampleWindows(trainTokens, config.batch, config.context, rng), plan.passes, { distill, depthWeight });
       const loss = hard.reduce((a, b) => a + b, 0) / hard.length;
       checkLoss(loss, step, config.lr);

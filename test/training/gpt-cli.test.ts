@@ -22,7 +22,7 @@ void test('train --arch gpt writes a checkpoint with its tokenizer; eval reprodu
   const out = join(dir, 'lm.safetensors');
   const r = await runCli(t, ['train', '--arch', 'gpt', '--context', '16', '--d-model', '16', '--layers', '2', '--heads', '2', '--ffn-hidden', '32',
     '--vocab-size', '280', '--head-levels', '1,2', '--ffn-levels', '0.5,1', '--steps', '4', '--batch', '2', '--warmup', '1', '--limit-docs', '2',
-    '--eval-tokens', '256', '--sampling', 'sandwich', '--groups', '2', '--distill', '0.5', '--weight-decay', '0.1', '--backend', 'wasm', '-q', '-o', out]);
+    '--eval-tokens', '256', '--sampling', 'sandwich', '--groups', '3', '--distill', '0.5', '--weight-decay', '0.1', '--cost-power', '1', '--backend', 'wasm', '-q', '-o', out]);
   assert.equal(r.code, 0, r.err);
   assert.match(r.err, /data: brown: 2 train \/ 2 held-out documents/);
   assert.match(r.out, /\| d2-h2-f100 +\| +2 \| +2 \| 1\.00 \|/);
@@ -32,6 +32,7 @@ void test('train --arch gpt writes a checkpoint with its tokenizer; eval reprodu
   assert.equal(ckpt.spec.training.sampling, 'sandwich');
   assert.equal(ckpt.spec.training.distill, 0.5);
   assert.equal(ckpt.spec.training.weightDecay, 0.1);
+  assert.equal(ckpt.spec.training.costPower, 1);
   validateTokenizer(ckpt.spec.tokenizer);
 
   const e = await runCli(t, ['eval', out, '--limit-docs', '2', '--eval-tokens', '256', '--json']);
@@ -53,13 +54,16 @@ void test('gpt flags are checked and named', async (t) => {
   assert.match(s.err, /--sampling: "all-exit"\. Fix: did you mean all-exits\?/);
   const d = await runCli(t, ['train', '--arch', 'gpt', '--distill', '2', '--limit-docs', '1']);
   assert.match(d.err, /--distill: 2\. Fix: use a weight in \[0, 1\]/);
+  const c = await runCli(t, ['train', '--arch', 'gpt', '--cost-power', '5', '--limit-docs', '1']);
+  assert.equal(c.code, 2);
+  assert.match(c.err, /--cost-power: 5\. Fix: use a power in \[0, 4\]/);
 });
 
 void test('--help of every arch lists the training-scheme flags with defaults', async (t) => {
   for (const argv of [['train', '--help'], ['train', '--arch', 'cnn', '--help'], ['train', '--arch', 'gpt', '--help']]) {
     const r = await runCli(t, argv);
     assert.equal(r.code, 0);
-    for (const flag of ['--sampling', '--distill A', '--distill-temperature', '--weight-decay', '--checkpoint-every', '--resume']) assert.ok(r.out.includes(flag), `${argv.join(' ')}: ${flag}`);
+    for (const flag of ['--sampling', '--distill A', '--distill-temperature', '--weight-decay', '--cost-power P', '--checkpoint-every', '--resume']) assert.ok(r.out.includes(flag), `${argv.join(' ')}: ${flag}`);
     assert.match(r.out, /all-exits/);
     assert.match(r.out, /\(default 0: never\)/);
   }

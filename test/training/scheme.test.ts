@@ -18,7 +18,7 @@ import { SortedMlp } from '../../training/models/mlp.js';
 import { Rng } from '../../training/rng.js';
 import { AdamW } from '../../training/scheme/adamw.js';
 import { distilled, softTargetKl, softTargets } from '../../training/scheme/distill.js';
-import { planStep } from '../../training/scheme/sampling.js';
+import { costWeight, planStep } from '../../training/scheme/sampling.js';
 import { latticeOf, subnetId } from '../../training/spec.js';
 import { trainStep } from '../../training/step.js';
 import { cnnTrainStep, resolveCnnConfig } from '../../training/train-cnn.js';
@@ -81,6 +81,54 @@ void test('step plans: all-exits trains every depth of g widths in one pass each
   // Same seed, same plans.
   const a = new Rng(9), b = new Rng(9);
   for (let i = 0; i < 10; i++) assert.deepEqual(planStep(dims, 2, 'all-exits', a), planStep(dims, 2, 'all-exits', b));
+});
+
+void test('cost-weighted sampling: draws follow MACs^-power, the sandwich ends stay, power 0 is the uniform draw', () => {
+  const dims = { depth: [1, 2, 3], width: [0.25, 0.5, 1] };
+  // Cost: depth x width^2, a stand-in for MACs.
+  const cost = (l: { depth?: number; width?: number }) => 1000 * (l.depth ?? 3) * (l.width ?? 1) ** 2;
+  assert.equal(costWeight(cost, 0), undefined, 'power 0: the plain uniform draw');
+  // Power 0 keeps the seeded plans of before (rng.choose).
+  const a = new Rng(4), b = new Rng(4);
+  for (let i = 0; i < 20; i++) assert.deepEqual(planStep(dims, 3, 'sandwich', a, costWeight(cost, 0)), planStep(dims, 3, 'sandwich', b));
+  const middle = latticeOf(dims).slice(1, -1);
+  const weight = costWeight(cost, 1)!;
+  const total = middle.reduce((s, l) => s + weight(l), 0);
+  const counts = new Map<string, number>();
+  const rng = new Rng(11);
+  const n = 20000;
+  let macs = 0;
+  for (let i = 0; i < n; i++) {
+    const plan = planStep(dims, 3, 'sandwich', rng, weight);
+    assert.deepEqual(plan.subnets.slice(0, 2).map(subnetId), ['d3-w100', 'd1-w25'], 'the ends every step');
+    const id = subnetId(plan.subnets[2]!);
+    counts.set(id, (counts.get(id) ?? 0) + 1);
+    macs += cost(plan.subnets[2]!);
+  }
+  for (const l of middle) {
+    const expected = weight(l) / total;
+    const got = (counts.get(subnetId(l)) ?? 0) / n;
+    // Binomial standard error at n = 20000 is under 0.0036; allow 4 of them.
+    assert.ok(Math.abs(got - expected) < 0.015, `${subnetId(l)}: drawn ${got.toFixed(4)}, expected ${expected.toFixed(4)}`);
+  }
+  // Weighting by 1/cost makes the random pick cheaper than the uniform one on average.
+  const uniformMacs = middle.reduce((s, l) => s + cost(l), 0) / middle.length;
+  assert.ok(macs / n < 0.6 * uniformMacs, `weighted ${macs / n} against uniform ${uniformMacs}`);
+  // Several draws are distinct; uniform and all-exits draws are weighted too.
+  for (let i = 0; i < 50; i++) {
+    const u = planStep(dims, 4, 'uniform', rng, weight).subnets.map(subnetId);
+    assert.equal(new Set(u).size, 4);
+    const groups = planStep(dims, 2, 'all-exits', rng, weight).passes.map((p) => JSON.stringify(p.levels));
+    assert.equal(new Set(groups).size, 2);
+  }
+  const wide = Array.from({ length: 2000 }, () => planStep(dims, 1, 'all-exits', rng, weight).passes[0]!.levels.width);
+  const share = (w: number) => wide.filter((x) => x === w).length / wide.length;
+  // Width groups weigh 1/0.0625 : 1/0.25 : 1/1 = 16 : 4 : 1 at their deepest subnet.
+  assert.ok(Math.abs(share(0.25) - 16 / 21) < 0.04 && Math.abs(share(1) - 1 / 21) < 0.03, `${share(0.25)} ${share(0.5)} ${share(1)}`);
+  // The config checks the power and names the flag's field.
+  assert.throws(() => resolveCnnConfig({ costPower: -1 }), (e: unknown) => e instanceof SortedNetError && e.field === 'costPower');
+  assert.equal(resolveCnnConfig({ costPower: 0.5 }).costPower, 0.5);
+  assert.equal(resolveConfig({}).costPower, 0);
 });
 
 void test('AdamW without decay is Adam; decay is decoupled and skips biases; its state restores exactly', () => {

@@ -26,6 +26,13 @@ export interface SchemeConfig {
   weightDecay: number;
   /** Write `<out>.resume.safetensors` every this many steps (needs `out`); 0 never. @defaultValue 0 */
   checkpointEvery: number;
+  /**
+   * Cost-weighted sampling: a randomly drawn subnet is picked with probability proportional to
+   * MACs^-costPower (the sandwich ends are not drawn). 0 is uniform, SortedNet's scheme; 1 draws
+   * a subnet of half the MACs twice as often, so narrow subnets train more and a step costs
+   * less. @defaultValue 0
+   */
+  costPower: number;
 }
 
 export const DEFAULT_SCHEME: Readonly<Omit<SchemeConfig, 'sampling' | 'groups'>> = Object.freeze({
@@ -33,6 +40,7 @@ export const DEFAULT_SCHEME: Readonly<Omit<SchemeConfig, 'sampling' | 'groups'>>
   distillTemperature: 1,
   weightDecay: 0,
   checkpointEvery: 0,
+  costPower: 0,
 });
 
 /** Config fields a resumed run may change: where it runs and how often it saves. */
@@ -46,16 +54,17 @@ export function checkScheme(c: SchemeConfig, fail: (field: keyof SchemeConfig, f
   if (!(typeof c.distillTemperature === 'number' && c.distillTemperature > 0 && Number.isFinite(c.distillTemperature))) fail('distillTemperature', 'use a positive temperature such as 1 or 2');
   if (!(typeof c.weightDecay === 'number' && c.weightDecay >= 0 && Number.isFinite(c.weightDecay))) fail('weightDecay', 'use a number >= 0, e.g. 0.01 (0 is plain Adam)');
   if (!Number.isInteger(c.checkpointEvery) || c.checkpointEvery < 0) fail('checkpointEvery', 'use a whole number of steps >= 0 (0 writes no resume file)');
+  if (!(typeof c.costPower === 'number' && c.costPower >= 0 && c.costPower <= 4)) fail('costPower', 'use a power in [0, 4], e.g. 0.5 (0 draws subnets uniformly)');
 }
 
 /** CLI flags of the shared scheme settings (sampling and groups stay with each command). */
 export const SCHEME_OPTIONS: OptionSpec = {
   distill: { type: 'string' }, 'distill-temperature': { type: 'string' }, 'weight-decay': { type: 'string' },
-  'checkpoint-every': { type: 'string' }, resume: { type: 'boolean' },
+  'checkpoint-every': { type: 'string' }, 'cost-power': { type: 'string' }, resume: { type: 'boolean' },
 };
 
-export const SCHEME_FLAG_OF: Record<'distill' | 'distillTemperature' | 'weightDecay' | 'checkpointEvery', string> = {
-  distill: '--distill', distillTemperature: '--distill-temperature', weightDecay: '--weight-decay', checkpointEvery: '--checkpoint-every',
+export const SCHEME_FLAG_OF: Record<'distill' | 'distillTemperature' | 'weightDecay' | 'checkpointEvery' | 'costPower', string> = {
+  distill: '--distill', distillTemperature: '--distill-temperature', weightDecay: '--weight-decay', checkpointEvery: '--checkpoint-every', costPower: '--cost-power',
 };
 
 /** The scheme settings given on the command line (undefined where absent). */
@@ -66,6 +75,7 @@ export function schemeFlags(cmd: string, v: Record<string, unknown>): Partial<Om
     distillTemperature: numberFlag(cmd, 'distill-temperature', str('distill-temperature')),
     weightDecay: numberFlag(cmd, 'weight-decay', str('weight-decay')),
     checkpointEvery: numberFlag(cmd, 'checkpoint-every', str('checkpoint-every'), true),
+    costPower: numberFlag(cmd, 'cost-power', str('cost-power')),
   };
 }
 
@@ -81,6 +91,8 @@ export function schemeHelp(col: number, defaultAt: number, D: Omit<SchemeConfig,
   line('', 'subnets learn (1-A)·CE + A·T²·KL from the full one');
   line('--distill-temperature T', 'softmax temperature of the distillation term', String(D.distillTemperature));
   line('--weight-decay X', 'decoupled (AdamW) decay of weights, not biases', String(D.weightDecay));
+  line('--cost-power P', 'draw random subnets with weight MACs^-P: cheap', `${D.costPower}: uniform`);
+  line('', 'subnets train more often and steps cost less');
   line('--checkpoint-every N', 'write <out>.resume.safetensors every N steps', `${D.checkpointEvery}: never`);
   line('--resume', 'continue from <out>.resume.safetensors (same data;');
   line('', 'the run keeps its config: flags given must match it)');

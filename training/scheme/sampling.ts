@@ -23,7 +23,7 @@
  * planStep(dims, 3, 'sandwich', new Rng(0)).subnets.map(subnetId); // ['d3-w100', 'd1-w25', 'd2-w50']
  */
 import type { Rng } from '../rng.js';
-import { latticeOf, type Dim, type Levels } from '../spec.js';
+import { latticeOf, subnetId, type Dim, type Levels } from '../spec.js';
 
 export type Sampling = 'uniform' | 'sandwich' | 'all-exits' | 'sandwich-exits' | 'ends-exits';
 export const SAMPLINGS: readonly Sampling[] = ['uniform', 'sandwich', 'all-exits', 'sandwich-exits', 'ends-exits'];
@@ -42,13 +42,47 @@ export interface StepPlan {
   passes: Pass[];
 }
 
-/** g subnets for one step: distinct, largest first under `sandwich`. If g >= lattice size, all of them, largest first. */
-export function sampleSubnets(lattice: readonly Levels[], g: number, sampling: 'uniform' | 'sandwich', rng: Rng): Levels[] {
+/**
+ * How likely each subnet is to be drawn at random (relative, positive). Without one, every
+ * subnet is equally likely (SortedNet's uniform sampling); `costWeight` favours cheap subnets.
+ */
+export type DrawWeight = (levels: Levels) => number;
+
+/**
+ * `k` distinct picks from `pool` at random: uniform without `weight` (the draws of
+ * `rng.choose`, so seeded runs repeat), else in proportion to `weight`.
+ */
+function draw<T>(pool: readonly T[], k: number, rng: Rng, weight?: (x: T) => number): T[] {
+  const picks = weight ? rng.chooseWeighted(pool.map(weight), k) : rng.choose(pool.length, k);
+  return picks.map((i) => pool[i]!);
+}
+
+/**
+ * Draw weight `cost(levels)^-power`: with `power` 1 a subnet twice as expensive is drawn half
+ * as often, so cheap subnets train more often and a step costs less; 0 is uniform (returns
+ * undefined, the plain uniform draw).
+ */
+export function costWeight(cost: (levels: Levels) => number, power: number): DrawWeight | undefined {
+  if (power === 0) return undefined;
+  const known = new Map<string, number>();
+  return (levels) => {
+    const id = subnetId(levels);
+    let w = known.get(id);
+    if (w === undefined) known.set(id, (w = Math.max(1, cost(levels)) ** -power));
+    return w;
+  };
+}
+
+/**
+ * g subnets for one step: distinct, largest first under `sandwich`. If g >= lattice size, all
+ * of them, largest first. `weight` makes the random draws weighted (see DrawWeight).
+ */
+export function sampleSubnets(lattice: readonly Levels[], g: number, sampling: 'uniform' | 'sandwich', rng: Rng, weight?: DrawWeight): Levels[] {
   const n = lattice.length;
   if (g >= n) return [...lattice].reverse();
-  if (sampling === 'uniform') return rng.choose(n, g).map((i) => lattice[i]!);
+  if (sampling === 'uniform') return draw(lattice, g, rng, weight);
   // sandwich: the two ends, then g - 2 distinct from the middle.
-  const middle = rng.choose(n - 2, g - 2).map((i) => lattice[i + 1]!);
+  const middle = draw(lattice.slice(1, n - 1), g - 2, rng, weight);
   return [lattice[n - 1]!, lattice[0]!, ...middle];
 }
 
@@ -70,9 +104,10 @@ export function passesOf(subnets: readonly Levels[]): Pass[] {
 /**
  * The subnets and passes of one step. `g` counts subnets under `uniform` and `sandwich`, and
  * width groups (each with all its depth exits) under `all-exits`. Draws from `rng` exactly as
- * `sampleSubnets` does, so a seeded run repeats.
+ * `sampleSubnets` does, so a seeded run repeats. `weight` weights every random draw (a width
+ * group under `all-exits` by its deepest subnet); the ends of the sandwich modes stay fixed.
  */
-export function planStep(dims: Partial<Record<Dim, number[]>>, g: number, sampling: Sampling, rng: Rng): StepPlan {
+export function planStep(dims: Partial<Record<Dim, number[]>>, g: number, sampling: Sampling, rng: Rng, weight?: DrawWeight): StepPlan {
   if (sampling === 'sandwich-exits' || sampling === 'ends-exits') {
     const lattice = latticeOf(dims);
     const group = (s: Levels): Levels[] => {
@@ -84,17 +119,18 @@ export function planStep(dims: Partial<Record<Dim, number[]>>, g: number, sampli
     const wide = sampling === 'ends-exits' ? [largest, ...group(largest).filter((s) => s !== largest)] : [largest];
     const ends = [...wide, ...group(lattice[0]!)];
     const rest = lattice.filter((s) => !ends.includes(s));
-    const picked = rng.choose(rest.length, Math.min(Math.max(0, g - 2), rest.length)).map((i) => rest[i]!);
+    const picked = draw(rest, Math.min(Math.max(0, g - 2), rest.length), rng, weight);
     const subnets = [...new Set([...ends, ...picked])];
     return { subnets, passes: passesOf(subnets) };
   }
   if (sampling !== 'all-exits') {
-    const subnets = sampleSubnets(latticeOf(dims), g, sampling, rng);
+    const subnets = sampleSubnets(latticeOf(dims), g, sampling, rng, weight);
     return { subnets, passes: passesOf(subnets) };
   }
   const { depth: depths, ...rest } = dims;
   const groups = latticeOf(rest);
-  const chosen = g >= groups.length ? [...groups].reverse() : rng.choose(groups.length, g).map((i) => groups[i]!);
+  const deepest = depths ? Math.max(...depths) : undefined;
+  const chosen = g >= groups.length ? [...groups].reverse() : draw(groups, g, rng, weight && ((l) => weight(deepest === undefined ? l : { ...l, depth: deepest })));
   const passes = chosen.map((levels) => ({ levels, depths: [...(depths ?? [])] }));
   return { subnets: passes.flatMap((p) => (depths ? p.depths.map((depth) => ({ depth, ...p.levels })) : [p.levels])), passes };
 }
