@@ -13,6 +13,14 @@
  *
  * Usage: node --import tsx bench/train-speed.ts [--steps 10] [--rounds 10] [--no-torch] [--no-workers]
  * Writes bench/results/train-speed.json and prints a markdown table.
+ *
+ * With `--arch cnn` (`npm run bench:train-cnn`) it times the CNN of the quality study instead
+ * (16 channels, 2 stages, 4 blocks; depths 1-4 x widths 0.25-1; batch 128; distillation 0.5,
+ * the CNN default): the plain full step, and the g = 3 sandwich step (largest + smallest + one
+ * middle subnet) for each of the 14 middle subnets, all interleaved per round. A sandwich step
+ * draws its middle subnet with probability p_m (uniform, or MACs^-P under `--cost-power P`), so
+ * its expected time is the p-weighted sum of those 14 steps: exact, with no sampling noise.
+ * Writes bench/results/train-speed-cnn.json with that ratio to the plain step for P = 0, 0.5, 1.
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -21,15 +29,18 @@ import { loadavg, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
+import { cnnMacs } from '../runtime/graphs/cnn.js';
 import { initBackend } from '../training/backend.js';
+import { SortedCnn } from '../training/models/cnn.js';
 import { denseBuiltin } from '../training/models/dense.js';
 import { softmaxCrossEntropy } from '../training/models/loss.js';
 import { SortedMlp } from '../training/models/mlp.js';
 import { ReplicaGroup } from '../training/parallel.js';
 import { Rng } from '../training/rng.js';
 import { sampleSubnets } from '../training/sampling.js';
-import { latticeOf, type Levels } from '../training/spec.js';
+import { latticeOf, subnetId, type Levels } from '../training/spec.js';
 import { batchTensors, trainStep, type Batch } from '../training/step.js';
+import { cnnTrainStep } from '../training/train-cnn.js';
 import { registerBuiltinGradients } from '../test/training/helpers.js';
 
 const HIDDEN = 512, DEPTH = 3, BATCH = 128, INPUTS = 784, CLASSES = 10, G = 4;
@@ -93,13 +104,69 @@ async function threadScaling(ms = 1500): Promise<number> {
   return both / alone;
 }
 
+/** The CNN case (see the header): per-plan step times, and the sandwich/plain ratio by cost power. */
+async function cnnSpeed(steps: number, rounds: number, backend: string): Promise<void> {
+  const config = { imageSize: 28, inChannels: 1, classes: CLASSES, channels: 16, stages: 2, blocks: 4, stemStride: 2 };
+  const dims = { depth: [1, 2, 3, 4], width: [0.25, 0.5, 0.75, 1] };
+  const lattice = latticeOf(dims);
+  const [smallest, largest] = [lattice[0]!, lattice.at(-1)!];
+  const middle = lattice.slice(1, -1);
+  const rng = new Rng(1);
+  const x = new Float32Array(BATCH * INPUTS).map(() => rng.next());
+  const labels = new Uint8Array(BATCH).map(() => rng.int(CLASSES));
+  const opts = { distill: { alpha: 0.5, temperature: 1 } };
+  const loadBefore = loadavg();
+  const cases: Case[] = [[largest], ...middle.map((m) => [largest, smallest, m])].map((subnets, i) => {
+    const model = SortedCnn.init(config, new Rng(0));
+    const opt = tf.train.adam(1e-3, ADAM.beta1, ADAM.beta2, ADAM.epsilon);
+    const run = () => void cnnTrainStep(model, opt, x, labels, BATCH, subnets, 'mean', opts);
+    return { name: i === 0 ? 'plain' : `sandwich+${subnetId(subnets[2]!)}`, what: subnets.map(subnetId).join(' + '), steps, run, warm: run };
+  });
+  for (const c of cases) for (let i = 0; i < 2; i++) c.warm();
+  const samples: Record<string, number[]> = {};
+  for (let r = 0; r < rounds; r++) {
+    for (const c of cases) (samples[c.name] ??= []).push(timeSteps(c));
+    process.stderr.write(`round ${r + 1}/${rounds} done\n`);
+  }
+  const ms = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, Math.min(...v)]));
+  const macs = (l: Levels) => cnnMacs(config, dims, l);
+  const byPower = [0, 0.5, 1].map((power) => {
+    const w = middle.map((m) => macs(m) ** -power);
+    const total = w.reduce((a, b) => a + b, 0);
+    const p = w.map((v) => v / total);
+    const stepMs = p.reduce((acc, pm, i) => acc + pm * ms[`sandwich+${subnetId(middle[i]!)}`]!, 0);
+    const stepMacs = macs(largest) + macs(smallest) + p.reduce((acc, pm, i) => acc + pm * macs(middle[i]!), 0);
+    return { costPower: power, expectedMsPerStep: stepMs, timeRatio: stepMs / ms.plain!, macsRatio: stepMacs / macs(largest) };
+  });
+  const result = {
+    name: 'train-speed-cnn',
+    date: new Date().toISOString(),
+    machine: { cpus: cpus().length, model: cpus()[0]?.model, loadavgBefore: loadBefore, loadavgAfter: loadavg(), node: process.version },
+    setup: { cnn: config, dims, batch: BATCH, optimizer: 'adam', sampling: 'sandwich', groups: 3, distill: 0.5, stepsPerRound: steps, rounds, backend },
+    msPerStep: { best: ms, median: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)])) },
+    samples,
+    sandwichOverPlain: byPower,
+  };
+  const dir = fileURLToPath(new URL('./results/', import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(`${dir}train-speed-cnn.json`, `${JSON.stringify(result, null, 2)}\n`);
+  const lines = ['| step | ms (best round) |', '|---|---:|', ...cases.map((c) => `| ${c.what} | ${ms[c.name]!.toFixed(1)} |`)];
+  lines.push('', '| --cost-power | expected sandwich step / plain step (time) | (MACs) |', '|---:|---:|---:|');
+  for (const b of byPower) lines.push(`| ${b.costPower} | ${b.timeRatio.toFixed(3)}x | ${b.macsRatio.toFixed(3)}x |`);
+  lines.push('', `load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${cpus().length} CPUs`);
+  console.log(lines.join('\n'));
+}
+
 export async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, strict: true, options: {
-    steps: { type: 'string', default: '10' }, rounds: { type: 'string', default: '10' },
-    'no-torch': { type: 'boolean' }, 'no-workers': { type: 'boolean' },
+    steps: { type: 'string' }, rounds: { type: 'string' },
+    'no-torch': { type: 'boolean' }, 'no-workers': { type: 'boolean' }, arch: { type: 'string', default: 'mlp' },
   } });
-  const steps = Number(values.steps), rounds = Number(values.rounds);
+  if (values.arch !== 'mlp' && values.arch !== 'cnn') throw new Error(`--arch: "${values.arch}"; use mlp or cnn`);
+  const cnn = values.arch === 'cnn';
+  const steps = Number(values.steps ?? (cnn ? 2 : 10)), rounds = Number(values.rounds ?? (cnn ? 6 : 10));
   const backend = await initBackend('wasm');
+  if (cnn) return cnnSpeed(steps, rounds, backend);
   await registerBuiltinGradients(); // for plain-builtin only; the other cases use hand-written gradients
   const loadBefore = loadavg();
   const scalingBefore = await threadScaling();
