@@ -20,12 +20,31 @@ import { BN_EPSILON } from '../../runtime/graphs/cnn.js';
 
 export type BnActivation = 'relu' | 'linear';
 
-const AXES = [0, 1, 2];
+/**
+ * Per-channel sums of an NHWC tensor over N, H and W: an average pool over each whole image,
+ * then a sum over the batch. tfjs-wasm reduces over leading axes by transposing them to the end
+ * first; its pooling runs on NHWC as it is. On [128, 14, 14, 32]: `sum(x, [0, 1, 2])` 6.5 ms,
+ * this 0.4 ms; on [128, 7, 7, 8] 0.5 against 0.03 ms (the 2-core test VM, 2026-12-03, beside two
+ * training jobs).
+ */
+export function channelSums(x: tf.Tensor4D): tf.Tensor1D {
+  const [n, h, w, c] = x.shape;
+  const perImage = tf.reshape(tf.avgPool(x, [h, w], 1, 'valid'), [n, c]);
+  return tf.mul(tf.sum(perImage, 0), h * w) as tf.Tensor1D;
+}
+
+/** Per-channel mean, x minus it, and the (biased) variance over N, H, W, in two passes. */
+function centered(x: tf.Tensor4D): { mean: tf.Tensor1D; centered: tf.Tensor4D; variance: tf.Tensor1D } {
+  const m = x.size / x.shape[3];
+  const mean = tf.div(channelSums(x), m) as tf.Tensor1D;
+  const c = tf.sub(x, mean) as tf.Tensor4D;
+  return { mean, centered: c, variance: tf.div(channelSums(tf.square(c)), m) as tf.Tensor1D };
+}
 
 /** Per-channel mean and (biased) variance over N, H, W. */
 export function batchStats(x: tf.Tensor4D): { mean: tf.Tensor1D; variance: tf.Tensor1D } {
-  const { mean, variance } = tf.moments(x, AXES);
-  return { mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D };
+  const { mean, variance } = centered(x);
+  return { mean, variance };
 }
 
 function finish(z: tf.Tensor4D, act: BnActivation, residual?: tf.Tensor4D): tf.Tensor4D {
@@ -38,9 +57,9 @@ export function batchNormTrain(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tens
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const save = args.pop() as tf.GradSaveFunc;
     const [x, gamma, beta, res] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.Tensor4D | undefined];
-    const { mean, variance } = batchStats(x);
+    const { centered: c, variance } = centered(x);
     const rstd = tf.rsqrt(tf.add(variance, BN_EPSILON));
-    const xhat = tf.mul(tf.sub(x, mean), rstd) as tf.Tensor4D;
+    const xhat = tf.mul(c, rstd) as tf.Tensor4D;
     const y = finish(tf.add(tf.mul(xhat, gamma), beta) as tf.Tensor4D, act, res);
     save([xhat, rstd, gamma, y]);
     return {
@@ -49,8 +68,8 @@ export function batchNormTrain(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tens
         const [sxhat, srstd, sgamma, sy] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.Tensor4D];
         const g = act === 'relu' ? tf.mul(dy as tf.Tensor, tf.step(sy)) : (dy as tf.Tensor);
         const m = sxhat.shape[0] * sxhat.shape[1] * sxhat.shape[2];
-        const dbeta = tf.sum(g, AXES);
-        const dgamma = tf.sum(tf.mul(g, sxhat), AXES);
+        const dbeta = channelSums(g as tf.Tensor4D);
+        const dgamma = channelSums(tf.mul(g, sxhat) as tf.Tensor4D);
         const centered = tf.sub(tf.sub(g, tf.div(dbeta, m)), tf.mul(sxhat, tf.div(dgamma, m)));
         const dx = tf.mul(centered, tf.mul(sgamma, srstd));
         return res ? [dx, dgamma, dbeta, g] : [dx, dgamma, dbeta];
