@@ -37,7 +37,7 @@ import { softmaxCrossEntropy } from '../training/models/loss.js';
 import { SortedMlp } from '../training/models/mlp.js';
 import { ReplicaGroup } from '../training/parallel.js';
 import { Rng } from '../training/rng.js';
-import { sampleSubnets } from '../training/sampling.js';
+import { costWeight, sampleSubnets } from '../training/scheme/sampling.js';
 import { latticeOf, subnetId, type Levels } from '../training/spec.js';
 import { batchTensors, trainStep, type Batch } from '../training/step.js';
 import { cnnTrainStep } from '../training/train-cnn.js';
@@ -131,7 +131,9 @@ async function cnnSpeed(steps: number, rounds: number, backend: string): Promise
   const ms = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, Math.min(...v)]));
   const macs = (l: Levels) => cnnMacs(config, dims, l);
   const byPower = [0, 0.5, 1].map((power) => {
-    const w = middle.map((m) => macs(m) ** -power);
+    // The weights training draws with (uniform when costWeight gives none).
+    const weight = costWeight(macs, power);
+    const w = middle.map((m) => weight?.(m) ?? 1);
     const total = w.reduce((a, b) => a + b, 0);
     const p = w.map((v) => v / total);
     const stepMs = p.reduce((acc, pm, i) => acc + pm * ms[`sandwich+${subnetId(middle[i]!)}`]!, 0);
