@@ -12,7 +12,7 @@
  * growth, which also holds ORT's one-time costs for the ops this model uses (kernel code pages,
  * per-thread buffers), is reported beside it.
  *
- * Run: MALLOC_MMAP_THRESHOLD_=131072 node --expose-gc --import tsx bench/runtime-child.ts <file.onnx> <fast|lean|standalone> <weightBytes> [N] [subnets]
+ * Run: MALLOC_MMAP_THRESHOLD_=131072 node --expose-gc --import tsx bench/runtime-child.ts <file.onnx> <fast|lean|standalone> <weightBytes> [N] [subnets] [cacheMB]
  * Prints one JSON line: { "mode": "lean", "instances": 4, "rssDeltaBytes": 42000000, "anonDeltaBytes": 41300000, "fileDeltaBytes": 700000, "ratio": 1.04, "firstDeltaBytes": 44000000, "firstRatio": 1.1 }
  *
  * glibc's malloc raises its mmap threshold after a large free, so freed buffers stay resident
@@ -27,7 +27,9 @@ import { encodeModel } from '../runtime/onnx.js';
 import { SCRATCH_IDLE_MS } from '../runtime/sessions.js';
 import { SESSION_OPTIONS } from './runtime-lib.js';
 
-const [file, mode, weightBytes, n, count] = process.argv.slice(2) as [string, 'fast' | 'lean' | 'standalone', string, string?, string?];
+const [file, mode, weightBytes, n, count, cache] = process.argv.slice(2) as [string, 'fast' | 'lean' | 'standalone', string, string?, string?, string?];
+/** Lean: the memory budget (`cacheMB`) the runtime mixes static sessions into; none by default. */
+const cacheMB = cache === undefined || cache === '' ? undefined : Number(cache);
 const instances = Number(n ?? 4);
 /** Standalone: the packed model's subnet count, for as many calls as the modes make. */
 const subnets = Number(count ?? 1);
@@ -65,7 +67,7 @@ async function load(): Promise<{ keep: unknown }> {
     for (let i = 0; i < subnets; i++) for (const b of [1, 32]) await s.run(input(b));
     return { keep: s };
   }
-  const model = await SortedModel.load(file, { ort, mode, calibrate: false, sessionOptions: SESSION_OPTIONS });
+  const model = await SortedModel.load(file, { ort, mode, calibrate: false, sessionOptions: SESSION_OPTIONS, ...(cacheMB === undefined ? {} : { cacheMB }) });
   for (const s of model.manifest.subnets) for (const b of [1, 32]) await model.run(input(b), { subnet: s.id });
   return { keep: model };
 }

@@ -15,6 +15,13 @@ import { readCheckpoint } from '../training/checkpoint.js';
 
 /** Single-threaded ORT, for the baseline and the runtime alike. */
 export const SESSION_OPTIONS = { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' as const };
+/**
+ * Lean mode is measured within a memory budget of this many times the full weights (the
+ * memory_ratio_lean target): `cacheMB` lets the runtime keep static sessions for the smallest
+ * subnets in what the budget leaves beside the switch session.
+ */
+export const LEAN_BUDGET = 1.15;
+export const leanCacheMB = (weightBytes: number): number => (LEAN_BUDGET * weightBytes) / 2 ** 20;
 /** The trained Fashion-MNIST MLP: what `npm run train:fmnist` writes; random weights when it is missing. */
 export const TRAINED = process.env.SORTEDNET_TRAINED ?? 'model.safetensors';
 const DIMS = { depth: [1, 2, 3], width: [0.25, 0.5, 0.75, 1] };

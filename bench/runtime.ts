@@ -18,7 +18,7 @@ import { SortedModel, type Calibration } from '../runtime/node.js';
 import type { SubnetEntry } from '../runtime/manifest-types.js';
 import { startServer } from '../test/helpers/range-server.js';
 import { randomArray, rng } from '../test/packager/fixture.js';
-import { median, percentile, prepareModel, round, SESSION_OPTIONS, shuffle, type BenchModel } from './runtime-lib.js';
+import { leanCacheMB, median, percentile, prepareModel, round, SESSION_OPTIONS, shuffle, type BenchModel } from './runtime-lib.js';
 
 const QUICK = process.argv.includes('--quick');
 const root = fileURLToPath(new URL('../', import.meta.url));
@@ -42,6 +42,7 @@ async function perCall(m: BenchModel): Promise<Record<string, unknown>> {
   const ids = [...m.standalone.keys()];
   const rows: Record<string, unknown>[] = [];
   const worst = { fast: 0, lean: 0 };
+  let pinned: string[] = [];
   for (const batch of [1, 32]) {
     const x = input(batch);
     const samples = new Map(ids.map((id) => [id, { base: [] as number[], fast: [] as number[], lean: [] as number[] }]));
@@ -49,7 +50,7 @@ async function perCall(m: BenchModel): Promise<Record<string, unknown>> {
     const rounds = Math.round((m.name === 'large' ? 400 : 2000) / (batch === 32 ? 2 : 1) / (QUICK ? 50 : 1) / REPLICAS);
     for (let rep = 0; rep < REPLICAS; rep++) {
       const base = new Map<string, ort.InferenceSession>();
-      const load = (mode: 'fast' | 'lean') => SortedModel.load(m.bytes, { ort, mode, calibrate: false, sessionOptions: SESSION_OPTIONS });
+      const load = (mode: 'fast' | 'lean') => SortedModel.load(m.bytes, { ort, mode, calibrate: false, sessionOptions: SESSION_OPTIONS, ...(mode === 'lean' ? { cacheMB: leanCacheMB(m.weightBytes) } : {}) });
       // Creation order rotates too (memory handed out later can be faster or slower).
       const standalone = async () => {
         for (const [id, bytes] of m.standalone) base.set(id, await ort.InferenceSession.create(bytes, SESSION_OPTIONS));
@@ -65,6 +66,7 @@ async function perCall(m: BenchModel): Promise<Record<string, unknown>> {
           }
         }
       }
+      pinned = models.lean.cachedSubnets;
       for (const s of base.values()) await s.release();
       await models.fast.release();
       await models.lean.release();
@@ -78,7 +80,7 @@ async function perCall(m: BenchModel): Promise<Record<string, unknown>> {
     }
     log(`  ${m.name} batch ${batch}: worst fast ${worst.fast.toFixed(3)}, lean ${worst.lean.toFixed(3)}`);
   }
-  return { per_call_ratio_fast: round(worst.fast), per_call_ratio_lean: round(worst.lean), replicas: REPLICAS, rows };
+  return { per_call_ratio_fast: round(worst.fast), per_call_ratio_lean: round(worst.lean), lean_cache_mb: round(leanCacheMB(m.weightBytes), 2), lean_static_subnets: pinned, replicas: REPLICAS, rows };
 }
 
 /**
@@ -94,7 +96,7 @@ function memory(m: BenchModel, dir: string): Record<string, unknown> {
   writeFileSync(standalone, m.standalone.get(m.manifest.subnets.at(-1)!.id)!);
   const out: Record<string, unknown> = {};
   for (const mode of ['standalone', 'fast', 'lean'] as const) {
-    const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', join(root, 'bench/runtime-child.ts'), mode === 'standalone' ? standalone : packed, mode, String(m.weightBytes), String(instances), String(m.manifest.subnets.length)], {
+    const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', join(root, 'bench/runtime-child.ts'), mode === 'standalone' ? standalone : packed, mode, String(m.weightBytes), String(instances), String(m.manifest.subnets.length), mode === 'lean' ? String(leanCacheMB(m.weightBytes)) : ''], {
       cwd: root, encoding: 'utf8', env: { ...process.env, MALLOC_MMAP_THRESHOLD_: '131072' },
     });
     const line = child.stdout.trim().split('\n').at(-1) ?? '';

@@ -4,7 +4,8 @@
  * - `fast`: one static ORT session per subnet (its folded weights), created on first use and
  *   kept while their weights fit `cacheMB`, least recently used out first;
  * - `lean`: one switch session holds every block once and runs any subnet per call
- *   (graphs/index.ts `switchGraph`). When `cacheMB` leaves room beyond the full weights, the
+ *   (graphs/index.ts `switchGraph`). When `cacheMB` leaves room beyond the full weights (and the
+ *   switch session's own overhead, SWITCH_OVERHEAD), the
  *   smallest subnets keep static sessions within it: the switch graph's extra small ops cost
  *   most on small subnets, and their sessions cost least. This set is chosen once (pinned), so
  *   per-call switching never rebuilds sessions. Without `cacheMB`, nothing is pinned;
@@ -56,6 +57,13 @@ async function withScratch<T>(use: (into: (n: number) => Uint8Array) => Promise<
  * the 40 MB MLP, 1.51x against 1.37x on the 3.7 MB one; calls ran no slower without it).
  */
 const LEAN_SESSION = { enableCpuMemArena: false };
+
+/**
+ * What a lean switch session holds beyond its weights (graph, ORT's per-session state): measured
+ * 0.8-1.1 MiB on both benchmark MLPs with onnxruntime-node 1.30. The room `cacheMB` leaves for
+ * static sessions in lean mode is counted after it.
+ */
+export const SWITCH_OVERHEAD = 2 ** 20;
 
 /** How subnets get sessions: see the module comment. */
 export type Mode = 'auto' | 'fast' | 'lean';
@@ -125,7 +133,7 @@ export class Engines {
     const auto = m.subnets.reduce((a, s) => a + s.bytes, 0) <= cap || full > cap ? 'fast' : 'lean';
     this.mode = !lean || opts.mode === 'fast' ? 'fast' : opts.mode === 'lean' ? 'lean' : auto;
     // Lean without cacheMB pins nothing: the weights once is what lean promises (docs/runtime.md).
-    this.#room = this.mode === 'fast' ? cap : opts.cacheMB === undefined ? 0 : cap - full;
+    this.#room = this.mode === 'fast' ? cap : opts.cacheMB === undefined ? 0 : cap - full - SWITCH_OVERHEAD;
     if (this.mode === 'lean') {
       let left = this.#room;
       for (const s of [...m.subnets].sort((a, b) => a.bytes - b.bytes)) {

@@ -30,7 +30,7 @@ export interface LoadOptions<O extends OrtLike = OrtLike> extends SourceOptions 
   subnet?: string;
   /** `'fast'`: a session per subnet; `'lean'`: one session, weights once; `'auto'`: see docs/runtime.md. @defaultValue 'auto' */
   mode?: Mode;
-  /** Cap on the weights held by sessions, in MB; least recently used static sessions go first. In lean mode, what it leaves beyond the full weights keeps the smallest subnets' static sessions. @defaultValue Infinity (lean: no static sessions) */
+  /** Cap on the weights held by sessions, in MB; least recently used static sessions go first. In lean mode, what it leaves beyond the full weights and about 1 MB for the switch session keeps the smallest subnets' static sessions. @defaultValue Infinity (lean: no static sessions) */
   cacheMB?: number;
   /** When no subnet meets a budget: throw IMPOSSIBLE_BUDGET, or use the smallest and emit a warning event. @defaultValue 'throw' */
   onImpossible?: 'throw' | 'smallest';

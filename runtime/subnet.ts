@@ -39,7 +39,7 @@ export function tensorBytes(manifest: Manifest, name: string, bytes: Uint8Array,
   if (i < 0) fail('missing from the manifest', 're-pack the checkpoint with this version of sortednet-pack');
   const t = manifest.tensors[i]!;
   if (t.offset + t.length > bytes.length) {
-    fail(`ends at byte ${t.offset + t.length} but only ${bytes.length} bytes are there, so the file is truncated`, 'download the file again, or re-run sortednet-pack');
+    fail(`ends at byte ${t.offset + t.length} but only ${bytes.length} bytes are there, so the file is truncated`, 'download or re-pack the file');
   }
   // raw_data (field 9, length-delimited) must sit right before the offset: tag 0x4a, then the length.
   const tagAt = t.offset - varintSize(t.length) - 1;
@@ -47,7 +47,7 @@ export function tensorBytes(manifest: Manifest, name: string, bytes: Uint8Array,
   let scale = 1;
   for (let p = tagAt + 1; p < t.offset; p++, scale *= 128) len += (bytes[p]! & 0x7f) * scale;
   if (tagAt < 0 || bytes[tagAt] !== 0x4a || len !== t.length) {
-    fail(`offset ${t.offset} does not point at raw_data of ${t.length} bytes (corrupt bytes, or a manifest from another file)`, 're-pack the checkpoint with sortednet-pack');
+    fail(`offset ${t.offset} does not point at raw_data of ${t.length} bytes (corrupt bytes, or a manifest from another file)`, 're-pack the checkpoint with `sortednet-pack`');
   }
   return { dims: t.dims, dtype: t.dtype, bytes: bytes.subarray(t.offset, t.offset + t.length) };
 }

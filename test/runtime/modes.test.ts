@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import '../../runtime/archs.js';
 import { mlpSwitch } from '../../runtime/graphs/mlp-switch.js';
 import { SortedModel } from '../../runtime/index.js';
+import { SWITCH_OVERHEAD } from '../../runtime/sessions.js';
 import { encodeModel } from '../../runtime/onnx.js';
 import { tensorBytes } from '../../runtime/subnet.js';
 import { switchGraph } from '../../runtime/switch.js';
@@ -103,7 +104,7 @@ for (const { name, ort } of BACKENDS) {
 
     void it('lean with room under cacheMB keeps static sessions for the subnets that fit, the switch serves the rest', async () => {
       const [s0, , s2] = manifest.subnets;
-      const m = await SortedModel.load(bytes, { ort, latencyModel: LATENCY, mode: 'lean', subnet: s0!.id, cacheMB: (full + s0!.bytes) / MB });
+      const m = await SortedModel.load(bytes, { ort, latencyModel: LATENCY, mode: 'lean', subnet: s0!.id, cacheMB: (full + SWITCH_OVERHEAD + s0!.bytes) / MB });
       assert.deepEqual(m.cachedSubnets, [s0!.id]);
       const out = await m.run(feeds, { subnet: 'd3-w100' });
       assert.ok(maxAbsDiff(out.logits!.data as Float32Array, referenceForward(CKPT, { depth: 3, width: 1 }, x, BATCH)) < 1e-4);
@@ -112,10 +113,18 @@ for (const { name, ort } of BACKENDS) {
       await m.release();
     });
 
+    void it("lean leaves the switch session's overhead out of the room: weights that fit only without it are not pinned", async () => {
+      const [s0] = manifest.subnets;
+      const m = await SortedModel.load(bytes, { ort, latencyModel: LATENCY, mode: 'lean', subnet: 'd3-w100', cacheMB: (full + s0!.bytes + SWITCH_OVERHEAD / 2) / MB });
+      await m.complete;
+      assert.deepEqual(m.cachedSubnets, [], `${s0!.id} fits beside the weights, not beside the weights and the switch overhead`);
+      await m.release();
+    });
+
     void it('lean pins its static sessions once: switching between a pinned and an unpinned subnet never rebuilds one', async () => {
       const [s0, s1] = manifest.subnets;
       // The room fits s0 or s1 alone, not both: the smallest (s0) is pinned, s1 runs on the switch.
-      const m = await SortedModel.load(bytes, { ort, latencyModel: LATENCY, mode: 'lean', subnet: 'd3-w100', cacheMB: (full + s1!.bytes) / MB });
+      const m = await SortedModel.load(bytes, { ort, latencyModel: LATENCY, mode: 'lean', subnet: 'd3-w100', cacheMB: (full + SWITCH_OVERHEAD + s1!.bytes) / MB });
       await m.complete;
       assert.deepEqual(m.cachedSubnets, [s0!.id], 'pinned when the switch session is built');
       for (let i = 0; i < 4; i++) {
