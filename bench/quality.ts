@@ -33,6 +33,9 @@ Studies:
   --out FILE              results JSON; .md and .svg go beside it           (default bench/results/quality.json)
   --seed N                                                                   (default 0)
   --report                rewrite the .md and .svg from the JSON; train nothing
+  --merge FILES           copy the studies of other results files (runs made with their own --out)
+                          into --out, replacing those of the same name, and rewrite the .md and
+                          .svg; train nothing. Each merged study notes its source file.
 
 Fashion-MNIST studies (mlp, cnn, cnn160):
   --epochs N              epochs of every run, overriding each study's default
@@ -133,6 +136,7 @@ const { values } = parseArgs({
     'lm-distill': { type: 'string', default: '0' },
     'lm-exit-weights': { type: 'string' },
     report: { type: 'boolean' },
+    merge: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -162,8 +166,8 @@ async function readResults(path: string): Promise<QualityFile> {
   return parsed;
 }
 
-/** Merge one study (if any) into the results and rewrite the JSON, markdown and SVG. */
-async function save(path: string, study?: Study): Promise<QualityFile> {
+/** Merge studies (if any) into the results and rewrite the JSON, markdown and SVG. */
+async function save(path: string, ...studies: Study[]): Promise<QualityFile> {
   const file = await readResults(path);
   const base = path.replace(/\.json$/i, '');
   const write = async (p: string, text: string) => {
@@ -171,15 +175,28 @@ async function save(path: string, study?: Study): Promise<QualityFile> {
     await rename(`${p}.tmp`, p);
   };
   await mkdir(dirname(path), { recursive: true });
-  if (study) {
-    file.studies[study.name] = study;
+  for (const study of studies) file.studies[study.name] = study;
+  if (studies.length) {
     file.updated = new Date().toISOString();
     await write(path, `${JSON.stringify(file, null, 2)}\n`);
   }
   await write(`${base}.md`, qualityMarkdown(file));
   await write(`${base}.svg`, await qualitySvg(file));
-  console.log(`[${study?.name ?? 'report'}] wrote ${study ? `${path}, ` : ''}${base}.md, ${base}.svg`);
+  console.log(`[${studies.map((x) => x.name).join(', ') || 'report'}] wrote ${studies.length ? `${path}, ` : ''}${base}.md, ${base}.svg`);
   return file;
+}
+
+/** `--merge a.json,b.json`: every study of each file, in order, noting where it came from. */
+async function merged(files: string): Promise<Study[]> {
+  const out: Study[] = [];
+  for (const f of files.split(',').map((x) => x.trim()).filter(Boolean)) {
+    if (!existsSync(f)) throw new Error(`--merge: ${f} does not exist; pass results files written with --out`);
+    const studies = Object.values((await readResults(f)).studies);
+    if (!studies.length) throw new Error(`--merge: ${f} holds no study`);
+    const note = `merged from ${f}`;
+    for (const st of studies) out.push({ ...st, notes: [...st.notes.filter((n) => !n.startsWith('merged from ')), note] });
+  }
+  return out;
 }
 
 async function fashion(defaults: LoadOptions) {
@@ -233,8 +250,8 @@ async function main(): Promise<void> {
     console.log(HELP);
     return;
   }
-  if (values.report) {
-    console.log(qualityMarkdown(await save(values.out)));
+  if (values.report || values.merge !== undefined) {
+    console.log(qualityMarkdown(await save(values.out, ...(values.merge !== undefined ? await merged(values.merge) : []))));
     return;
   }
   const asked = values.study === 'all' ? STUDY_NAMES.filter((n) => n !== 'mlp10') : values.study.split(',').map((s) => s.trim());
