@@ -4,10 +4,10 @@
  * - `fast`: one static ORT session per subnet (its folded weights), created on first use and
  *   kept while their weights fit `cacheMB`, least recently used out first;
  * - `lean`: one switch session holds every block once and runs any subnet per call
- *   (graphs/index.ts `switchGraph`). When `cacheMB` leaves room beyond the full weights (and the
- *   switch session's own overhead, SWITCH_OVERHEAD), the
- *   smallest subnets keep static sessions within it: the switch graph's extra small ops cost
- *   most on small subnets, and their sessions cost least. This set is chosen once (pinned), so
+ *   (graphs/index.ts `switchGraph`). When `cacheMB` leaves room beyond the full weights and the
+ *   switch session's own overhead (SWITCH_OVERHEAD), the smallest subnets keep static sessions
+ *   within it: the switch graph's extra small ops cost most on small subnets, and their
+ *   sessions cost least. This set is chosen once (pinned), so
  *   per-call switching never rebuilds sessions. Without `cacheMB`, nothing is pinned;
  * - `auto`: `fast` when every subnet's static session fits `cacheMB`, else `lean` when the full
  *   weights fit, else `fast` within `cacheMB`.
