@@ -55,8 +55,10 @@ MLP, 10 epochs (mlp10): the sorted side is an existing checkpoint, which fixes t
   --mlp10-checkpoint FILE (default model.safetensors, from npm run train:fmnist)
   --mlp10-twins all|IDS   (default d3-w100,d1-w25,d2-w25,d3-w25,d2-w50)
 
-CNN (trainCnn defaults otherwise: 2 stages, stem stride 2, Adam 0.003, 3 subnets per step):
+CNN (trainCnn defaults otherwise: stem stride 2, Adam 0.003, 3 subnets per step):
   --cnn-channels N        (default 16)      --cnn-depths LIST  (default 1,2,3,4)
+  --cnn-stages N          stages of blocks, each at half the resolution and twice the channels
+                          of the one before (default 2; the twins get the same)
   --cnn-widths LIST       (default 0.25,0.5,0.75,1)
   --cnn-epochs N          (default 1)
   --cnn-twins all|IDS     (default d4-w100,d1-w25,d2-w50,d3-w75,d1-w100,d4-w25)
@@ -106,6 +108,7 @@ const { values } = parseArgs({
     'mlp10-checkpoint': { type: 'string', default: 'model.safetensors' },
     'mlp10-twins': { type: 'string', default: 'd3-w100,d1-w25,d2-w25,d3-w25,d2-w50' },
     'cnn-channels': { type: 'string', default: '16' },
+    'cnn-stages': { type: 'string', default: '2' },
     'cnn-depths': { type: 'string', default: '1,2,3,4' },
     'cnn-widths': { type: 'string', default: '0.25,0.5,0.75,1' },
     'cnn-epochs': { type: 'string', default: '1' },
@@ -223,7 +226,7 @@ async function run(name: StudyName): Promise<Study> {
   }
   if (name === 'cnn') {
     const depths = list('cnn-depths');
-    return runCnnStudy({ name, evalBatch: 250, data: await fashion({}), twins: twins(values['cnn-twins']), config: { channels: need('cnn-channels'), depths, blocks: Math.max(...depths), widths: list('cnn-widths'), epochs: epochs ?? need('cnn-epochs'), ...scheme('cnn'), ...augment(), seed } });
+    return runCnnStudy({ name, evalBatch: 250, data: await fashion({}), twins: twins(values['cnn-twins']), config: { channels: need('cnn-channels'), stages: need('cnn-stages'), depths, blocks: Math.max(...depths), widths: list('cnn-widths'), epochs: epochs ?? need('cnn-epochs'), ...scheme('cnn'), ...augment(), seed } });
   }
   if (name === 'cnn160') {
     const depths = list('cnn160-depths');
