@@ -8,6 +8,7 @@
  * const study = await runMlpStudy({ data, hidden: 64, depths: [1, 2], widths: [0.5, 1], epochs: 1, seed: 0, twins: 'all' });
  * study.subnets.map((s) => `${s.id} ${s.ratio?.toFixed(3)}`); // ['d1-w50 0.991', ..., 'd2-w100 1.004']
  */
+import { readFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import type { Dataset } from '../training/data/fashion-mnist.js';
 import type { Sampling } from '../training/config.js';
@@ -203,6 +204,39 @@ export interface CnnStudyOptions {
   twins: Twins;
   /** Test images per forward pass when evaluating (every width of a pass is held at once). */
   evalBatch: number;
+  /**
+   * A results file whose study `name` is the sorted run to compare against: it is read, not
+   * trained again, and only the twins train. Its config must match `config`.
+   */
+  sortedFrom?: string;
+}
+
+/**
+ * The sorted run a results file recorded for study `name`, as a Run. Throws, naming the file and
+ * the key, where the recorded config differs from `config` (the twins would not be its twins).
+ */
+export async function recordedRun(path: string, name: string, config: Record<string, unknown>): Promise<Run & { date: string }> {
+  let study: Study | undefined;
+  try {
+    study = (JSON.parse(await readFile(path, 'utf8')) as { studies?: Record<string, Study> }).studies?.[name];
+  } catch (err) {
+    throw new Error(`${path}: cannot read a quality results file (${(err as Error).message}); pass a file written by bench/quality.ts --out`);
+  }
+  if (!study) throw new Error(`${path}: no "${name}" study in it; pass a file from a --study ${name} run`);
+  for (const [key, want] of Object.entries(config)) {
+    const had = (study.config as Record<string, unknown>)[key];
+    if (want !== undefined && JSON.stringify(had) !== JSON.stringify(want)) {
+      throw new Error(`${path}: studies.${name}.config.${key} is ${JSON.stringify(had)}, but this run asks for ${JSON.stringify(want)}; pass the flags of the recorded run, or train the sorted run again (drop the file option)`);
+    }
+  }
+  return {
+    subnets: study.subnets.map((r) => ({ id: r.id, levels: r.levels, params: r.params, macs: r.macs, metrics: r.sorted })),
+    seconds: study.seconds.sorted,
+    config: study.config as Record<string, unknown>,
+    data: study.data as Record<string, unknown>,
+    backend: study.machine.backend,
+    date: study.date,
+  };
 }
 
 /**
@@ -233,14 +267,15 @@ export function cnnTwinConfig(c: Pick<CnnTrainConfig, 'channels' | 'stages'>, le
 
 export async function runCnnStudy(o: CnnStudyOptions): Promise<Study> {
   const t = { wall0: performance.now(), before: loadavg().map((x) => round(x, 2)) };
-  const sorted = await cnnRun(o, {}, `${o.name} sorted`);
+  const recorded = o.sortedFrom === undefined ? undefined : await recordedRun(o.sortedFrom, o.name, o.config);
+  const sorted = recorded ?? await cnnRun(o, {}, `${o.name} sorted`);
   const cfg = sorted.config as unknown as CnnTrainConfig;
   const lattice = latticeOf({ depth: cfg.depths, width: cfg.widths });
-  const notes: string[] = [];
+  const notes: string[] = recorded ? [`the sorted run is the one ${o.sortedFrom} recorded (${recorded.date}), not trained again; the twins trained in this run`] : [];
   const full = sorted.subnets.at(-1)!;
   const smallest = sorted.subnets[0]!;
   return compare({
-    name: o.name, metric: 'accuracy', sorted, lattice, twins: o.twins, epochs: cfg.epochs, notes,
+    name: o.name, metric: 'accuracy', sorted, lattice, twins: o.twins, epochs: cfg.epochs, notes, sideBySide: !recorded,
     twinsText: 'trainCnn() with channels = round(w·channels), blocks = depths = [d], widths [1]; stages, stem, epochs, batch, Adam, lr schedule, BN calibration and seed as the sorted run',
     twin: async (l) => {
       const twin = cnnTwinConfig(cfg, l);

@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, describe, it } from 'node:test';
+import { recordedRun } from '../../bench/quality-studies.js';
+
+const results = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'sortednet-quality-recorded-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+void describe('bench/quality.ts --cnn-sorted (recordedRun)', () => {
+  const file = join(results, 'quality-cnn-10ep.json');
+
+  void it('reads the recorded sorted run: every subnet with its sorted metrics, its seconds and config', async () => {
+    const run = await recordedRun(file, 'cnn', { channels: 16, epochs: 10, depths: [1, 2, 3, 4], seed: 0, augment: undefined });
+    assert.equal(run.subnets.length, 16);
+    assert.deepEqual(run.subnets.at(-1), { id: 'd4-w100', levels: { depth: 4, width: 1 }, params: 89402, macs: 7053184, metrics: { accuracy: 0.9159, loss: run.subnets.at(-1)!.metrics.loss } });
+    assert.equal(run.seconds, 2585.9);
+    assert.equal(run.config.channels, 16);
+  });
+
+  void it('rejects a config the recorded run did not have, naming the file and the key', async () => {
+    await assert.rejects(recordedRun(file, 'cnn', { channels: 24 }), (err: Error) => err.message.includes(`${file}: studies.cnn.config.channels is 16, but this run asks for 24`));
+  });
+
+  void it('rejects a file without the study, or not JSON, by name', async () => {
+    await assert.rejects(recordedRun(file, 'cnn160', {}), /no "cnn160" study in it/);
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, '{ not json');
+    await assert.rejects(recordedRun(bad, 'cnn', {}), (err: Error) => err.message.startsWith(`${bad}: cannot read a quality results file`));
+  });
+});
