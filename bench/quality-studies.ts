@@ -222,7 +222,7 @@ export async function recordedRun(path: string, name: string, config: Record<str
   } catch (err) {
     throw new Error(`${path}: cannot read a quality results file (${(err as Error).message}); pass a file written by bench/quality.ts --out`);
   }
-  if (!study) throw new Error(`${path}: no "${name}" study in it; pass a file from a --study ${name} run`);
+  if (!study?.subnets || !study.config || !study.seconds) throw new Error(`${path}: no "${name}" study in it (with subnets, config and seconds); pass a file from a --study ${name} run`);
   for (const [key, want] of Object.entries(config)) {
     const had = (study.config as Record<string, unknown>)[key];
     if (want !== undefined && JSON.stringify(had) !== JSON.stringify(want)) {
@@ -234,7 +234,7 @@ export async function recordedRun(path: string, name: string, config: Record<str
     seconds: study.seconds.sorted,
     config: study.config as Record<string, unknown>,
     data: study.data as Record<string, unknown>,
-    backend: study.machine.backend,
+    backend: study.machine?.backend ?? 'unknown',
     date: study.date,
   };
 }
