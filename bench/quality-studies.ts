@@ -78,6 +78,8 @@ interface CompareArgs {
   steps?: number;
   /** False when the sorted run's seconds come from elsewhere: the time target is then not judged. */
   sideBySide?: boolean;
+  /** The twins' seconds as a results file recorded them (the twins did not train here). */
+  recordedAlone?: Study['seconds'];
 }
 
 /** Runs the twins, checks each has the shape of its sorted subnet, and builds the study. */
@@ -101,9 +103,9 @@ async function compare(a: CompareArgs, t: { wall0: number; before: number[] }): 
     const twin = alone.get(s.id)?.metrics ?? null;
     return { id: s.id, levels: s.levels, macs: s.macs, params: s.params, sorted: s.metrics, alone: twin, ratio: ratioOf(a.metric, s.metrics, twin) };
   });
-  const aloneFull = alone.get(full)?.seconds ?? null;
-  const aloneSum = alone.size ? [...alone.values()].reduce((n, x) => n + x.seconds, 0) : null;
-  if (alone.size && alone.size < rows.length) notes.push(`alone twins for ${alone.size} of ${rows.length} subnets (${[...alone.keys()].join(', ')}); alone is null for the rest and alone_sum covers ${alone.size === 1 ? 'that run' : `these ${alone.size} runs`} only`);
+  const aloneFull = a.recordedAlone ? a.recordedAlone.alone_full : alone.get(full)?.seconds ?? null;
+  const aloneSum = a.recordedAlone ? a.recordedAlone.alone_sum : alone.size ? [...alone.values()].reduce((n, x) => n + x.seconds, 0) : null;
+  if (alone.size && alone.size < rows.length) notes.push(`alone twins for ${alone.size} of ${rows.length} subnets (${[...alone.keys()].join(', ')}); alone is null for the rest and alone_sum covers ${a.recordedAlone ? `the ${a.recordedAlone.aloneRuns} recorded runs` : alone.size === 1 ? 'that run' : `these ${alone.size} runs`} only`);
   const withTwin = rows.filter((r) => r.ratio !== null);
   const worst = a.metric === 'accuracy'
     ? withTwin.reduce<SubnetRow | undefined>((w, r) => (!w || r.ratio! < w.ratio! ? r : w), undefined)
@@ -125,7 +127,7 @@ async function compare(a: CompareArgs, t: { wall0: number; before: number[] }): 
     ...(a.steps !== undefined ? { steps: a.steps } : {}),
     data: a.sorted.data,
     subnets: rows,
-    seconds: { sorted: round(a.sorted.seconds), alone_full: aloneFull === null ? null : round(aloneFull), alone_sum: aloneSum === null ? null : round(aloneSum), aloneRuns: alone.size, wall: round((performance.now() - t.wall0) / 1000) },
+    seconds: { sorted: round(a.sorted.seconds), alone_full: aloneFull === null ? null : round(aloneFull), alone_sum: aloneSum === null ? null : round(aloneSum), aloneRuns: a.recordedAlone?.aloneRuns ?? alone.size, wall: round((performance.now() - t.wall0) / 1000) },
     ratios: { sortedOverAloneFull: sortedOverAloneFull === null ? null : round(sortedOverAloneFull, 3), sortedOverAloneSum: aloneSum ? round(a.sorted.seconds / aloneSum, 3) : null },
     targets,
     machine: { cpus: cpus().length, loadavgBefore: t.before, loadavgAfter: loadavg().map((x) => round(x, 2)), node: process.version, backend: a.sorted.backend },
@@ -209,13 +211,22 @@ export interface CnnStudyOptions {
    * trained again, and only the twins train. Its config must match `config`.
    */
   sortedFrom?: string;
+  /**
+   * A results file whose study `name` holds the alone twins to compare against: they are read,
+   * not trained again, and only the sorted run trains. Its config must match `config` but for
+   * the sorted-only keys (distill, sampling, groups, costPower).
+   */
+  twinsFrom?: string;
 }
 
+/** Keys of a sorted run's config that only the sorted run uses: its twins train one subnet, undistilled. */
+const SORTED_ONLY = new Set(['distill', 'sampling', 'groups', 'costPower']);
+
 /**
- * The sorted run a results file recorded for study `name`, as a Run. Throws, naming the file and
- * the key, where the recorded config differs from `config` (the twins would not be its twins).
+ * Study `name` of a results file. Throws, naming the file and the key, where the recorded config
+ * differs from `config` on a key not in `skip` (the runs would not belong together).
  */
-export async function recordedRun(path: string, name: string, config: Record<string, unknown>): Promise<Run & { date: string }> {
+async function readStudy(path: string, name: string, config: Record<string, unknown>, skip: Set<string>, drop: string): Promise<Study> {
   let study: Study | undefined;
   try {
     study = (JSON.parse(await readFile(path, 'utf8')) as { studies?: Record<string, Study> }).studies?.[name];
@@ -225,10 +236,19 @@ export async function recordedRun(path: string, name: string, config: Record<str
   if (!study?.subnets || !study.config || !study.seconds) throw new Error(`${path}: no "${name}" study in it (with subnets, config and seconds); pass a file from a --study ${name} run`);
   for (const [key, want] of Object.entries(config)) {
     const had = (study.config as Record<string, unknown>)[key];
-    if (want !== undefined && JSON.stringify(had) !== JSON.stringify(want)) {
-      throw new Error(`${path}: studies.${name}.config.${key} is ${JSON.stringify(had)}, but this run asks for ${JSON.stringify(want)}; pass the flags of the recorded run, or train the sorted run again (drop the file option)`);
+    if (!skip.has(key) && want !== undefined && JSON.stringify(had) !== JSON.stringify(want)) {
+      throw new Error(`${path}: studies.${name}.config.${key} is ${JSON.stringify(had)}, but this run asks for ${JSON.stringify(want)}; pass the flags of the recorded run, or ${drop}`);
     }
   }
+  return study;
+}
+
+/**
+ * The sorted run a results file recorded for study `name`, as a Run. Throws, naming the file and
+ * the key, where the recorded config differs from `config` (the twins would not be its twins).
+ */
+export async function recordedRun(path: string, name: string, config: Record<string, unknown>): Promise<Run & { date: string }> {
+  const study = await readStudy(path, name, config, new Set(), 'train the sorted run again (drop the file option)');
   return {
     subnets: study.subnets.map((r) => ({ id: r.id, levels: r.levels, params: r.params, macs: r.macs, metrics: r.sorted })),
     seconds: study.seconds.sorted,
@@ -237,6 +257,18 @@ export async function recordedRun(path: string, name: string, config: Record<str
     backend: study.machine?.backend ?? 'unknown',
     date: study.date,
   };
+}
+
+/**
+ * The alone twins a results file recorded for study `name`: each twin's metrics, and the
+ * recorded alone seconds. The config must match `config` on every key but the sorted-only ones
+ * (distillation, sampling, subnets per step, cost power), which twins never use.
+ */
+export async function recordedTwins(path: string, name: string, config: Record<string, unknown>): Promise<{ twins: Map<string, SubnetSpec['metrics']>; seconds: Study['seconds']; date: string }> {
+  const study = await readStudy(path, name, config, SORTED_ONLY, 'train the twins again (drop the file option)');
+  const twins = new Map(study.subnets.filter((r) => r.alone).map((r) => [r.id, r.alone!] as const));
+  if (!twins.size) throw new Error(`${path}: studies.${name} has no alone twins; pass a file from a run that trained them (--cnn-twins)`);
+  return { twins, seconds: study.seconds, date: study.date };
 }
 
 /**
@@ -267,17 +299,27 @@ export function cnnTwinConfig(c: Pick<CnnTrainConfig, 'channels' | 'stages'>, le
 
 export async function runCnnStudy(o: CnnStudyOptions): Promise<Study> {
   const t = { wall0: performance.now(), before: loadavg().map((x) => round(x, 2)) };
+  if (o.sortedFrom !== undefined && o.twinsFrom !== undefined) throw new Error('--cnn-sorted and --cnn-twins-from: pass one (with both, nothing would train)');
   const recorded = o.sortedFrom === undefined ? undefined : await recordedRun(o.sortedFrom, o.name, o.config);
+  const twinsFrom = o.twinsFrom === undefined ? undefined : await recordedTwins(o.twinsFrom, o.name, o.config as Record<string, unknown>);
   const sorted = recorded ?? await cnnRun(o, {}, `${o.name} sorted`);
   const cfg = sorted.config as unknown as CnnTrainConfig;
   const lattice = latticeOf({ depth: cfg.depths, width: cfg.widths });
   const notes: string[] = recorded ? [`the sorted run is the one ${o.sortedFrom} recorded (${recorded.date}), not trained again; the twins trained in this run`] : [];
+  if (twinsFrom) notes.push(`the alone twins are the ones ${o.twinsFrom} recorded (${twinsFrom.date}), not trained again, with their seconds; only the sorted run trained in this run`);
   const full = sorted.subnets.at(-1)!;
   const smallest = sorted.subnets[0]!;
   return compare({
-    name: o.name, metric: 'accuracy', sorted, lattice, twins: o.twins, epochs: cfg.epochs, notes, sideBySide: !recorded,
+    name: o.name, metric: 'accuracy', sorted, lattice, twins: o.twins, epochs: cfg.epochs, notes, sideBySide: !recorded && !twinsFrom, recordedAlone: twinsFrom?.seconds,
     twinsText: 'trainCnn() with channels = round(w·channels), blocks = depths = [d], widths [1]; stages, stem, epochs, batch, Adam, lr schedule, BN calibration and seed as the sorted run',
     twin: async (l) => {
+      if (twinsFrom) {
+        const metrics = twinsFrom.twins.get(subnetId(l));
+        const mine = sorted.subnets.find((s) => s.id === subnetId(l))!;
+        // The recorded run checked the twin's shape against the same lattice; the config check above keeps it the same.
+        if (!metrics) notes.push(`${subnetId(l)}: no alone twin recorded in ${o.twinsFrom}; skipped`);
+        return metrics ? { ...sorted, subnets: [{ ...mine, metrics }], seconds: 0 } : null;
+      }
       const twin = cnnTwinConfig(cfg, l);
       if (!twin) {
         notes.push(`${subnetId(l)}: no exact alone twin (round(w·C)·2^s differs from round(w·C·2^s) at some stage); skipped`);

@@ -72,6 +72,9 @@ CNN (trainCnn defaults otherwise: stem stride 2, Adam 0.003, 3 subnets per step)
                           (sorted run and twins alike; default off)
   --cnn-sorted FILE       train only the twins, against the sorted run FILE's cnn study recorded
                           (pass that run's flags; its time target is then not judged)
+  --cnn-twins-from FILE   train only the sorted run, against the alone twins FILE's cnn study
+                          recorded (same flags but --cnn-distill, --cnn-sampling, --cnn-groups and
+                          --cnn-cost-power, which twins do not use; time target then not judged)
                           (--cnn-distill, --cnn-sampling, --cnn-groups and --cnn-cost-power apply to cnn160 too)
 
 CNN with 160+ subnets (only the full network also trains alone, for the time ratio):
@@ -125,6 +128,7 @@ const { values } = parseArgs({
     'mlp-cost-power': { type: 'string', default: '0' },
     'cnn-augment': { type: 'boolean', default: false },
     'cnn-sorted': { type: 'string' },
+    'cnn-twins-from': { type: 'string' },
     'cnn160-channels': { type: 'string', default: '31' },
     'cnn160-depths': { type: 'string', default: '1,2,3,4' },
     'cnn160-widths': { type: 'string', default: '40' },
@@ -229,7 +233,7 @@ async function run(name: StudyName): Promise<Study> {
   }
   if (name === 'cnn') {
     const depths = list('cnn-depths');
-    return runCnnStudy({ name, evalBatch: 250, data: await fashion({}), twins: twins(values['cnn-twins']), sortedFrom: values['cnn-sorted'], config: { channels: need('cnn-channels'), stages: need('cnn-stages'), depths, blocks: Math.max(...depths), widths: list('cnn-widths'), epochs: epochs ?? need('cnn-epochs'), ...scheme('cnn'), ...augment(), seed } });
+    return runCnnStudy({ name, evalBatch: 250, data: await fashion({}), twins: twins(values['cnn-twins']), sortedFrom: values['cnn-sorted'], twinsFrom: values['cnn-twins-from'], config: { channels: need('cnn-channels'), stages: need('cnn-stages'), depths, blocks: Math.max(...depths), widths: list('cnn-widths'), epochs: epochs ?? need('cnn-epochs'), ...scheme('cnn'), ...augment(), seed } });
   }
   if (name === 'cnn160') {
     const depths = list('cnn160-depths');

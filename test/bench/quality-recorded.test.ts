@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { recordedRun } from '../../bench/quality-studies.js';
+import { recordedRun, recordedTwins } from '../../bench/quality-studies.js';
 
 const results = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'sortednet-quality-recorded-'));
@@ -30,5 +30,26 @@ void describe('bench/quality.ts --cnn-sorted (recordedRun)', () => {
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, '{ not json');
     await assert.rejects(recordedRun(bad, 'cnn', {}), (err: Error) => err.message.startsWith(`${bad}: cannot read a quality results file`));
+  });
+});
+
+void describe('bench/quality.ts --cnn-twins-from (recordedTwins)', () => {
+  const file = join(results, 'quality-cnn-10ep.json');
+
+  void it('reads the recorded twins and their seconds, whatever the sorted-only keys of this run', async () => {
+    const { twins, seconds } = await recordedTwins(file, 'cnn', { channels: 16, epochs: 10, seed: 0, distill: 0.5, costPower: 0.5, sampling: 'uniform', groups: 4 });
+    assert.deepEqual([...twins.keys()].sort(), ['d1-w25', 'd4-w100', 'd4-w25']);
+    assert.equal(twins.get('d4-w100')!.accuracy, 0.9211);
+    assert.equal(seconds.alone_full, 1849.7);
+  });
+
+  void it('rejects a key the twins depend on, naming the file and the key', async () => {
+    await assert.rejects(recordedTwins(file, 'cnn', { epochs: 20 }), (err: Error) => err.message.includes(`${file}: studies.cnn.config.epochs is 10, but this run asks for 20`) && err.message.includes('train the twins again'));
+  });
+
+  void it('rejects a study without twins by name', async () => {
+    const none = join(dir, 'no-twins.json');
+    writeFileSync(none, JSON.stringify({ studies: { cnn: { subnets: [{ id: 'd1-w100', sorted: { accuracy: 0.9 }, alone: null }], config: {}, seconds: { sorted: 1 } } } }));
+    await assert.rejects(recordedTwins(none, 'cnn', {}), (err: Error) => err.message.startsWith(`${none}: studies.cnn has no alone twins`));
   });
 });
