@@ -226,7 +226,7 @@ const SORTED_ONLY = new Set(['distill', 'sampling', 'groups', 'costPower']);
  * Study `name` of a results file. Throws, naming the file and the key, where the recorded config
  * differs from `config` on a key not in `skip` (the runs would not belong together).
  */
-async function readStudy(path: string, name: string, config: Record<string, unknown>, skip: Set<string>, drop: string): Promise<Study> {
+async function readStudy(path: string, name: string, config: Record<string, unknown>, skip: Set<string>, drop: string, data?: { train: number; test: number }): Promise<Study> {
   let study: Study | undefined;
   try {
     study = (JSON.parse(await readFile(path, 'utf8')) as { studies?: Record<string, Study> }).studies?.[name];
@@ -240,6 +240,10 @@ async function readStudy(path: string, name: string, config: Record<string, unkn
       throw new Error(`${path}: studies.${name}.config.${key} is ${JSON.stringify(had)}, but this run asks for ${JSON.stringify(want)}; pass the flags of the recorded run, or ${drop}`);
     }
   }
+  for (const split of ['train', 'test'] as const) {
+    const had = (study.data as Record<string, unknown> | undefined)?.[split];
+    if (data && had !== data[split]) throw new Error(`${path}: studies.${name}.data.${split} is ${JSON.stringify(had)} examples, but this run loaded ${data[split]}; pass the recorded run's --limit-train / --limit-test, or ${drop}`);
+  }
   return study;
 }
 
@@ -247,8 +251,8 @@ async function readStudy(path: string, name: string, config: Record<string, unkn
  * The sorted run a results file recorded for study `name`, as a Run. Throws, naming the file and
  * the key, where the recorded config differs from `config` (the twins would not be its twins).
  */
-export async function recordedRun(path: string, name: string, config: Record<string, unknown>): Promise<Run & { date: string }> {
-  const study = await readStudy(path, name, config, new Set(), 'train the sorted run again (drop the file option)');
+export async function recordedRun(path: string, name: string, config: Record<string, unknown>, data?: { train: number; test: number }): Promise<Run & { date: string }> {
+  const study = await readStudy(path, name, config, new Set(), 'train the sorted run again (drop the file option)', data);
   return {
     subnets: study.subnets.map((r) => ({ id: r.id, levels: r.levels, params: r.params, macs: r.macs, metrics: r.sorted })),
     seconds: study.seconds.sorted,
@@ -264,8 +268,8 @@ export async function recordedRun(path: string, name: string, config: Record<str
  * recorded alone seconds. The config must match `config` on every key but the sorted-only ones
  * (distillation, sampling, subnets per step, cost power), which twins never use.
  */
-export async function recordedTwins(path: string, name: string, config: Record<string, unknown>): Promise<{ twins: Map<string, SubnetSpec['metrics']>; seconds: Study['seconds']; date: string }> {
-  const study = await readStudy(path, name, config, SORTED_ONLY, 'train the twins again (drop the file option)');
+export async function recordedTwins(path: string, name: string, config: Record<string, unknown>, data?: { train: number; test: number }): Promise<{ twins: Map<string, SubnetSpec['metrics']>; seconds: Study['seconds']; date: string }> {
+  const study = await readStudy(path, name, config, SORTED_ONLY, 'train the twins again (drop the file option)', data);
   const twins = new Map(study.subnets.filter((r) => r.alone).map((r) => [r.id, r.alone!] as const));
   if (!twins.size) throw new Error(`${path}: studies.${name} has no alone twins; pass a file from a run that trained them (--cnn-twins)`);
   return { twins, seconds: study.seconds, date: study.date };
@@ -300,8 +304,9 @@ export function cnnTwinConfig(c: Pick<CnnTrainConfig, 'channels' | 'stages'>, le
 export async function runCnnStudy(o: CnnStudyOptions): Promise<Study> {
   const t = { wall0: performance.now(), before: loadavg().map((x) => round(x, 2)) };
   if (o.sortedFrom !== undefined && o.twinsFrom !== undefined) throw new Error('--cnn-sorted and --cnn-twins-from: pass one (with both, nothing would train)');
-  const recorded = o.sortedFrom === undefined ? undefined : await recordedRun(o.sortedFrom, o.name, o.config);
-  const twinsFrom = o.twinsFrom === undefined ? undefined : await recordedTwins(o.twinsFrom, o.name, o.config as Record<string, unknown>);
+  const loaded = { train: o.data.train.n, test: o.data.test.n };
+  const recorded = o.sortedFrom === undefined ? undefined : await recordedRun(o.sortedFrom, o.name, o.config, loaded);
+  const twinsFrom = o.twinsFrom === undefined ? undefined : await recordedTwins(o.twinsFrom, o.name, o.config as Record<string, unknown>, loaded);
   const sorted = recorded ?? await cnnRun(o, {}, `${o.name} sorted`);
   const cfg = sorted.config as unknown as CnnTrainConfig;
   const lattice = latticeOf({ depth: cfg.depths, width: cfg.widths });

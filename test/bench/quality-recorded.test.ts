@@ -47,6 +47,12 @@ void describe('bench/quality.ts --cnn-twins-from (recordedTwins)', () => {
     await assert.rejects(recordedTwins(file, 'cnn', { epochs: 20 }), (err: Error) => err.message.includes(`${file}: studies.cnn.config.epochs is 10, but this run asks for 20`) && err.message.includes('train the twins again'));
   });
 
+  void it('rejects twins trained on other data, naming the split and the fix', async () => {
+    await assert.rejects(recordedTwins(file, 'cnn', {}, { train: 20000, test: 10000 }), (err: Error) => err.message.includes(`${file}: studies.cnn.data.train is 60000 examples, but this run loaded 20000`) && err.message.includes('--limit-train'));
+    const { twins } = await recordedTwins(file, 'cnn', {}, { train: 60000, test: 10000 });
+    assert.equal(twins.size, 3);
+  });
+
   void it('rejects a study without twins by name', async () => {
     const none = join(dir, 'no-twins.json');
     writeFileSync(none, JSON.stringify({ studies: { cnn: { subnets: [{ id: 'd1-w100', sorted: { accuracy: 0.9 }, alone: null }], config: {}, seconds: { sorted: 1 } } } }));
