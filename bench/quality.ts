@@ -75,7 +75,8 @@ CNN (trainCnn defaults otherwise: stem stride 2, Adam 0.003, 3 subnets per step)
   --cnn-twins-from FILE   train only the sorted run, against the alone twins FILE's cnn study
                           recorded (same flags but --cnn-distill, --cnn-sampling, --cnn-groups and
                           --cnn-cost-power, which twins do not use; time target then not judged)
-                          (--cnn-distill, --cnn-sampling, --cnn-groups and --cnn-cost-power apply to cnn160 too)
+
+  (--cnn-distill, --cnn-sampling, --cnn-groups and --cnn-cost-power apply to cnn160 too)
 
 CNN with 160+ subnets (only the full network also trains alone, for the time ratio):
   --cnn160-channels N     (default 31: the second stage has 62 channels)
