@@ -220,7 +220,7 @@ export interface CnnStudyOptions {
 }
 
 /** Keys of a sorted run's config that only the sorted run uses: its twins train one subnet, undistilled. */
-const SORTED_ONLY = new Set(['distill', 'sampling', 'groups', 'costPower']);
+const SORTED_ONLY = new Set<string>(['distill', 'sampling', 'groups', 'costPower'] satisfies (keyof NonNullable<MlpStudyOptions['scheme']>)[]);
 
 /**
  * Study `name` of a results file. Throws, naming the file and the key, where the recorded config
