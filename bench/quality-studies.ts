@@ -18,7 +18,7 @@ import { train } from '../training/loop.js';
 import { SortedCnn } from '../training/models/cnn.js';
 import type { TrainEvent } from '../training/progress.js';
 import { latticeOf, subnetId, widthUnits, type Levels, type SubnetSpec } from '../training/spec.js';
-import { trainCnn, type CnnTrainConfig } from '../training/train-cnn.js';
+import { DEFAULT_CNN_TRAIN, trainCnn, type CnnTrainConfig } from '../training/train-cnn.js';
 import { trainGpt, type GptTrainConfig } from '../training/train-gpt.js';
 import { ratioOf, target, type Metric, type Study, type StudyName, type SubnetRow, type Target } from './quality-types.js';
 
@@ -234,8 +234,10 @@ async function readStudy(path: string, name: string, config: Record<string, unkn
     throw new Error(`${path}: cannot read a quality results file (${(err as Error).message}); pass a file written by bench/quality.ts --out`);
   }
   if (!study?.subnets || !study.config || !study.seconds) throw new Error(`${path}: no "${name}" study in it (with subnets, config and seconds); pass a file from a --study ${name} run`);
+  // A key added to the trainer after the file was written had its default value then.
+  const recorded = { ...(name.startsWith('cnn') ? DEFAULT_CNN_TRAIN : {}), ...study.config } as Record<string, unknown>;
   for (const [key, want] of Object.entries(config)) {
-    const had = (study.config as Record<string, unknown>)[key];
+    const had = recorded[key];
     if (!skip.has(key) && want !== undefined && JSON.stringify(had) !== JSON.stringify(want)) {
       throw new Error(`${path}: studies.${name}.config.${key} is ${JSON.stringify(had)}, but this run asks for ${JSON.stringify(want)}; pass the flags of the recorded run, or ${drop}`);
     }

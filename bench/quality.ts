@@ -70,6 +70,8 @@ CNN (trainCnn defaults otherwise: stem stride 2, Adam 0.003, 3 subnets per step)
                           often, steps cost less (default 0: uniform)
   --cnn-augment           random left-right flips and 2-pixel shifts of the training images
                           (sorted run and twins alike; default off)
+  --cnn-label-smoothing E train against (1-E)·one-hot + E/classes, sorted run and twins alike
+                          (default 0: off)
   --cnn-sorted FILE       train only the twins, against the sorted run FILE's cnn study recorded
                           (pass that run's flags; its time target is then not judged)
   --cnn-twins-from FILE   train only the sorted run, against the alone twins FILE's cnn study
@@ -127,7 +129,7 @@ const { values } = parseArgs({
     'cnn-groups': { type: 'string', default: '3' },
     'cnn-cost-power': { type: 'string', default: '0' },
     'mlp-cost-power': { type: 'string', default: '0' },
-    'cnn-augment': { type: 'boolean', default: false },
+    'cnn-augment': { type: 'boolean', default: false }, 'cnn-label-smoothing': { type: 'string', default: '0' },
     'cnn-sorted': { type: 'string' },
     'cnn-twins-from': { type: 'string' },
     'cnn160-channels': { type: 'string', default: '31' },
@@ -161,8 +163,8 @@ function int(name: keyof typeof values, s: string | undefined): number | undefin
 const need = (name: keyof typeof values) => int(name, values[name] as string)!;
 /** --<arch>-distill, --<arch>-sampling and --<arch>-groups: the sorted run's scheme (both CNN studies share the cnn flags). */
 const scheme = (arch: 'mlp' | 'cnn') => ({ distill: numberFlag('bench/quality.ts', `${arch}-distill`, values[`${arch}-distill`])!, sampling: values[`${arch}-sampling`] as Sampling, groups: need(`${arch}-groups`), costPower: numberFlag('bench/quality.ts', `${arch}-cost-power`, values[`${arch}-cost-power`])! });
-/** --cnn-augment: flips and 2-pixel shifts of the training images, for the sorted run and its twins alike. */
-const augment = () => ({ augment: values['cnn-augment'] === true });
+/** --cnn-augment and --cnn-label-smoothing: flips and 2-pixel shifts of the training images, and smoothed targets, for the sorted run and its twins alike. */
+const augment = () => ({ augment: values['cnn-augment'] === true, labelSmoothing: numberFlag('bench/quality.ts', 'cnn-label-smoothing', values['cnn-label-smoothing'])! });
 const list = (name: keyof typeof values) => (values[name] as string).split(',').map((x) => {
   const n = Number(x);
   if (!Number.isFinite(n)) throw new Error(`--${name}: expected numbers separated by commas, got "${values[name] as string}"`);

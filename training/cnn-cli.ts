@@ -29,7 +29,7 @@ const FLAG_OF: Record<keyof CnnTrainConfig, string> = {
   channels: '--channels', stages: '--stages', blocks: '--blocks', stemStride: '--stem-stride', depths: '--depths', widths: '--widths',
   epochs: '--epochs', batch: '--batch', lr: '--lr', lrMinFraction: '--lr-min', warmupSteps: '--warmup', groups: '--groups',
   sampling: '--sampling', reduce: '--reduce', calibrationImages: '--calibration-images', evalEachEpoch: '--no-epoch-eval',
-  seed: '--seed', backend: '--backend', augment: '--augment', ...SCHEME_FLAG_OF,
+  seed: '--seed', backend: '--backend', augment: '--augment', labelSmoothing: '--label-smoothing', ...SCHEME_FLAG_OF,
 };
 
 const OPTIONS: OptionSpec = {
@@ -38,7 +38,7 @@ const OPTIONS: OptionSpec = {
   'lr-min': { type: 'string' }, warmup: { type: 'string' }, groups: { type: 'string' }, sampling: { type: 'string' }, reduce: { type: 'string' },
   'calibration-images': { type: 'string' }, seed: { type: 'string' }, data: { type: 'string' }, 'limit-train': { type: 'string' },
   'limit-test': { type: 'string' }, backend: { type: 'string' }, out: { type: 'string', short: 'o' }, 'no-epoch-eval': { type: 'boolean' },
-  augment: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' }, ...SCHEME_OPTIONS,
+  augment: { type: 'boolean' }, 'label-smoothing': { type: 'string' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' }, ...SCHEME_OPTIONS,
 };
 
 export const CNN_TRAIN_HELP = `Usage: sortednet train --arch cnn [options]
@@ -59,6 +59,7 @@ Optimisation:
   --warmup N              linear warm-up steps                                     (default ${D.warmupSteps})
   --groups N              subnets per step (g); widths per step under all-exits    (default ${D.groups})
   --augment               random left-right flips and 2-pixel shifts of the training images (default off)
+  --label-smoothing E     train against (1-E)·one-hot + E/classes, in [0, 1)       (default ${D.labelSmoothing}: off)
   --sampling MODE         uniform | sandwich (largest + smallest + random) |       (default ${D.sampling})
                           all-exits (every depth of g widths, stage 0 shared) |
                           sandwich-exits (largest + every depth of the narrowest
@@ -98,7 +99,7 @@ export async function cnnTrainCommand(argv: string[]): Promise<void> {
     warmupSteps: int('warmup'), groups: int('groups'), sampling: choiceFlag(CMD, 'sampling', str(v, 'sampling'), SAMPLINGS),
     reduce: choiceFlag(CMD, 'reduce', str(v, 'reduce'), REDUCES), calibrationImages: int('calibration-images'), seed: int('seed'),
     backend: choiceFlag(CMD, 'backend', str(v, 'backend'), BACKEND_CHOICES), evalEachEpoch: v['no-epoch-eval'] ? false : undefined,
-    augment: v.augment ? true : undefined,
+    augment: v.augment ? true : undefined, labelSmoothing: numberFlag(CMD, 'label-smoothing', str(v, 'label-smoothing')),
   };
   // A depth list without --blocks sets the full depth.
   if (partial.depths && partial.blocks === undefined) partial.blocks = Math.max(...partial.depths);

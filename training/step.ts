@@ -33,6 +33,17 @@ export interface StepOptions {
   distill?: { alpha: number; temperature: number };
   /** Weight of a subnet's loss by its depth (the GPT's `exitWeights`). @defaultValue 1 for every depth */
   depthWeight?: (depth: number) => number;
+  /**
+   * Label smoothing ε: the hard targets become `(1 - ε) · one-hot + ε / classes` (the CNN's
+   * `labelSmoothing`; the MLP step honours it too, the GPT's does not). @defaultValue 0
+   */
+  labelSmoothing?: number;
+}
+
+/** One-hot targets smoothed by ε (`smoothTargets(y, 0)` is y itself). */
+export function smoothTargets(oneHot: tf.Tensor2D, epsilon: number): tf.Tensor2D {
+  if (epsilon === 0) return oneHot;
+  return tf.add(tf.mul(oneHot, 1 - epsilon), epsilon / oneHot.shape[1]) as tf.Tensor2D;
 }
 
 /** Batch tensors: x [n, inputSize] and one-hot targets [n, classes]. */
@@ -49,11 +60,12 @@ export function mlpObjective(model: SortedMlp, x: tf.Tensor2D, y: tf.Tensor2D, s
   // The first layer reads the whole input, so a narrower pass's first activations are the
   // leading columns of the widest pass's: computed once, with one backward matmul for all.
   const widest = Math.max(...passes.map((p) => units(p.levels)));
+  const targets = smoothTargets(y, opts.labelSmoothing ?? 0);
   return {
     variables: model.variables(),
     shared: passes.length > 1 ? () => model.firstLayer(x, widest) : undefined,
     forward: (levels, depths, first) => model.forwardDepths(x, units(levels), depths, first),
-    hardLoss: (logits) => softmaxCrossEntropy(logits, y),
+    hardLoss: (logits) => softmaxCrossEntropy(logits, targets),
     passes,
     scale: reduce === 'mean' ? 1 / passes.reduce((n, p) => n + p.depths.length, 0) : 1,
     distill: opts.distill && { ...opts.distill, teacher: { depth: model.depth, width: 1 } },

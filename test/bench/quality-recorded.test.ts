@@ -59,3 +59,13 @@ void describe('bench/quality.ts --cnn-twins-from (recordedTwins)', () => {
     await assert.rejects(recordedTwins(none, 'cnn', {}), (err: Error) => err.message.startsWith(`${none}: studies.cnn has no alone twins`));
   });
 });
+
+void describe('bench/quality.ts recorded runs and keys added later', () => {
+  const file = join(results, 'quality-cnn-10ep.json');
+
+  void it('reads a key the file predates as its default then (labelSmoothing 0), and rejects another value', async () => {
+    const { twins } = await recordedTwins(file, 'cnn', { channels: 16, labelSmoothing: 0 });
+    assert.equal(twins.size, 3);
+    await assert.rejects(recordedTwins(file, 'cnn', { labelSmoothing: 0.1 }), (err: Error) => err.message.includes(`${file}: studies.cnn.config.labelSmoothing is 0, but this run asks for 0.1`));
+  });
+});

@@ -20,7 +20,7 @@ import { AdamW } from '../../training/scheme/adamw.js';
 import { distilled, softTargetKl, softTargets } from '../../training/scheme/distill.js';
 import { costWeight, planStep } from '../../training/scheme/sampling.js';
 import { latticeOf, subnetId } from '../../training/spec.js';
-import { trainStep } from '../../training/step.js';
+import { smoothTargets, trainStep } from '../../training/step.js';
 import { cnnTrainStep, resolveCnnConfig } from '../../training/train-cnn.js';
 import { resolveGptConfig } from '../../training/train-gpt.js';
 import { compile, trainBpe } from '../../training/tokenizer.js';
@@ -320,4 +320,37 @@ void test('GPT exit weights: each depth exit\'s loss is scaled by its weight (we
   assert.throws(() => resolveGptConfig({ exitWeights: [1, 1, 0, 1] }), isField, 'weights are positive');
   assert.deepEqual(resolveGptConfig({ exitWeights: [2, 1.5, 1, 1] }).exitWeights, [2, 1.5, 1, 1]);
   assert.deepEqual(resolveGptConfig({}).exitWeights, []);
+});
+
+void test('label smoothing: targets (1 - e) one-hot + e / classes, and the CNN and MLP steps train against them', () => {
+  const t = smoothTargets(tf.cast(tf.oneHot(tf.tensor1d([2, 0], 'int32'), 4), 'float32') as tf.Tensor2D, 0.2);
+  assert.deepEqual(Array.from(t.dataSync()).map((v) => Math.round(v * 1e6) / 1e6), [0.05, 0.05, 0.85, 0.05, 0.85, 0.05, 0.05, 0.05]);
+  t.dispose();
+  // Cross-entropy is linear in the targets: on the same start and batch, the loss at e = 0.1 is
+  // 0.9 x the loss against the labels plus 0.1 x the loss against the uniform targets (e = 1).
+  const x = data.train.images.subarray(0, 8 * 784);
+  const labels = data.train.labels.subarray(0, 8);
+  const cnnLoss = (e: number) => {
+    const model = SortedCnn.init({ imageSize: 28, inChannels: 1, classes: 10, channels: 4, stages: 2, blocks: 2, stemStride: 2 }, new Rng(4));
+    const opt = new AdamW({ lr: 1e-3 });
+    const loss = cnnTrainStep(model, opt, x, labels, 8, [{ depth: 2, width: 1 }, { depth: 1, width: 0.5 }], 'mean', { labelSmoothing: e });
+    opt.dispose();
+    model.dispose();
+    return loss;
+  };
+  const mlpLoss = (e: number) => {
+    const model = SortedMlp.init({ inputSize: 784, hidden: 16, classes: 10 }, 2, new Rng(4));
+    const opt = new AdamW({ lr: 1e-3 });
+    const loss = trainStep(model, opt, { x, labels, n: 8 }, [{ depth: 2, width: 1 }, { depth: 1, width: 0.5 }], 'mean', { labelSmoothing: e });
+    opt.dispose();
+    model.dispose();
+    return loss;
+  };
+  for (const [name, loss] of [['cnn', cnnLoss], ['mlp', mlpLoss]] as const) {
+    const [hard, uniform, smoothed] = [loss(0), loss(1), loss(0.1)];
+    assert.ok(uniform > hard + 0.01, `${name}: the uniform targets' loss differs from the labels' (${uniform} against ${hard})`);
+    assert.ok(Math.abs(smoothed - (0.9 * hard + 0.1 * uniform)) < 1e-5, `${name}: ${smoothed} against ${0.9 * hard + 0.1 * uniform}`);
+  }
+  assert.throws(() => resolveCnnConfig({ labelSmoothing: 1 }), (e: unknown) => e instanceof SortedNetError && e.field === 'labelSmoothing' && /\[0, 1\)/.test(e.message));
+  assert.equal(resolveCnnConfig({ labelSmoothing: 0.1 }).labelSmoothing, 0.1);
 });
