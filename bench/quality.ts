@@ -164,7 +164,7 @@ const need = (name: keyof typeof values) => int(name, values[name] as string)!;
 /** --<arch>-distill, --<arch>-sampling and --<arch>-groups: the sorted run's scheme (both CNN studies share the cnn flags). */
 const scheme = (arch: 'mlp' | 'cnn') => ({ distill: numberFlag('bench/quality.ts', `${arch}-distill`, values[`${arch}-distill`])!, sampling: values[`${arch}-sampling`] as Sampling, groups: need(`${arch}-groups`), costPower: numberFlag('bench/quality.ts', `${arch}-cost-power`, values[`${arch}-cost-power`])! });
 /** --cnn-augment and --cnn-label-smoothing: flips and 2-pixel shifts of the training images, and smoothed targets, for the sorted run and its twins alike. */
-const augment = () => ({ augment: values['cnn-augment'] === true, labelSmoothing: numberFlag('bench/quality.ts', 'cnn-label-smoothing', values['cnn-label-smoothing'])! });
+const dataRecipe = () => ({ augment: values['cnn-augment'] === true, labelSmoothing: numberFlag('bench/quality.ts', 'cnn-label-smoothing', values['cnn-label-smoothing'])! });
 const list = (name: keyof typeof values) => (values[name] as string).split(',').map((x) => {
   const n = Number(x);
   if (!Number.isFinite(n)) throw new Error(`--${name}: expected numbers separated by commas, got "${values[name] as string}"`);
@@ -236,7 +236,7 @@ async function run(name: StudyName): Promise<Study> {
   }
   if (name === 'cnn') {
     const depths = list('cnn-depths');
-    return runCnnStudy({ name, evalBatch: 250, data: await fashion({}), twins: twins(values['cnn-twins']), sortedFrom: values['cnn-sorted'], twinsFrom: values['cnn-twins-from'], config: { channels: need('cnn-channels'), stages: need('cnn-stages'), depths, blocks: Math.max(...depths), widths: list('cnn-widths'), epochs: epochs ?? need('cnn-epochs'), ...scheme('cnn'), ...augment(), seed } });
+    return runCnnStudy({ name, evalBatch: 250, data: await fashion({}), twins: twins(values['cnn-twins']), sortedFrom: values['cnn-sorted'], twinsFrom: values['cnn-twins-from'], config: { channels: need('cnn-channels'), stages: need('cnn-stages'), depths, blocks: Math.max(...depths), widths: list('cnn-widths'), epochs: epochs ?? need('cnn-epochs'), ...scheme('cnn'), ...dataRecipe(), seed } });
   }
   if (name === 'cnn160') {
     const depths = list('cnn160-depths');
@@ -247,7 +247,7 @@ async function run(name: StudyName): Promise<Study> {
     const c2 = 2 * channels;
     if (c2 < n) throw new Error(`--cnn160-channels ${channels} gives ${c2} channels in stage 2, fewer than --cnn160-widths ${n}: use at least ${Math.ceil(n / 2)}`);
     const widths = Array.from({ length: n }, (_, k) => (c2 - n + k + 1) / c2);
-    return runCnnStudy({ name, evalBatch: 25, data: await fashion({ limitTrain: 20000, limitTest: 2000 }), twins: [`d${Math.max(...depths)}-w100`], config: { channels, depths, blocks: Math.max(...depths), widths, epochs: epochs ?? need('cnn160-epochs'), ...scheme('cnn'), ...augment(), seed } });
+    return runCnnStudy({ name, evalBatch: 25, data: await fashion({ limitTrain: 20000, limitTest: 2000 }), twins: [`d${Math.max(...depths)}-w100`], config: { channels, depths, blocks: Math.max(...depths), widths, epochs: epochs ?? need('cnn160-epochs'), ...scheme('cnn'), ...dataRecipe(), seed } });
   }
   const docs = int('lm-docs', values['lm-docs']);
   const brown = await loadBrown(docs !== undefined ? { limit: docs } : {});

@@ -35,7 +35,7 @@ import { sha256Of } from './scheme/resume.js';
 import { costWeight, passesOf, planStep } from './scheme/sampling.js';
 import { checkLoss, ResumeSession, StepTimer, type TrainingParts } from './scheme/session.js';
 import { latticeOf, subnetId, type Levels, type SortedSpec, type SubnetSpec } from './spec.js';
-import { smoothTargets, type StepOptions } from './step.js';
+import { batchTensors, smoothTargets, type StepOptions } from './step.js';
 
 export interface CnnTrainConfig extends SchemeConfig {
   /** Channels of the stem and stage 0; stage s has channels * 2^s. @defaultValue 16 */
@@ -163,9 +163,8 @@ export interface CnnTrainResult {
 /** One optimizer step on the subnets (optionally distilled); returns their mean cross-entropy before the update. */
 export function cnnTrainStep(model: SortedCnn, optimizer: tf.Optimizer, x: Float32Array, labels: Uint8Array, n: number, subnets: readonly Levels[], reduce: Reduce, opts: StepOptions = {}): number {
   return tf.tidy(() => {
-    const per = x.length / n;
-    const xs = tf.tensor2d(x, [n, per]);
-    const ys = smoothTargets(tf.cast(tf.oneHot(tf.tensor1d(Int32Array.from(labels), 'int32'), model.config.classes), 'float32') as tf.Tensor2D, opts.labelSmoothing ?? 0);
+    const { x: xs, y } = batchTensors({ x, labels, n }, x.length / n, model.config.classes);
+    const ys = smoothTargets(y, opts.labelSmoothing ?? 0);
     const passes = passesOf(subnets.map((l) => ({ depth: l.depth ?? model.depth, width: l.width ?? 1 })));
     const count = passes.reduce((k, p) => k + p.depths.length, 0);
     const hard = sortedStep({
