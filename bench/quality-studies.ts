@@ -212,11 +212,12 @@ export interface CnnStudyOptions {
    */
   sortedFrom?: string;
   /**
-   * A results file whose study `name` holds the alone twins to compare against: they are read,
-   * not trained again, and only the sorted run trains. Its config must match `config` but for
-   * the sorted-only keys (distill, sampling, groups, costPower).
+   * Results files whose study `name` holds the alone twins to compare against: they are read,
+   * not trained again, and only the sorted run trains (nothing trains when `sortedFrom` is given
+   * too: the study is composed from the files). Their configs must match `config` but for the
+   * sorted-only keys (distill, sampling, groups, costPower).
    */
-  twinsFrom?: string;
+  twinsFrom?: string[];
 }
 
 /** Keys of a sorted run's config that only the sorted run uses: its twins train one subnet, undistilled. */
@@ -266,15 +267,33 @@ export async function recordedRun(path: string, name: string, config: Record<str
 }
 
 /**
- * The alone twins a results file recorded for study `name`: each twin's metrics, and the
- * recorded alone seconds. The config must match `config` on every key but the sorted-only ones
- * (distillation, sampling, subnets per step, cost power), which twins never use.
+ * The alone twins one or more results files recorded for study `name`: each twin's metrics, and
+ * the recorded alone seconds (alone_full from the file holding the full subnet's twin, alone_sum
+ * and aloneRuns summed over the files). Each config must match `config` on every key but the
+ * sorted-only ones (distillation, sampling, subnets per step, cost power), which twins never use.
+ * A twin recorded in two files is rejected, naming both.
  */
-export async function recordedTwins(path: string, name: string, config: Record<string, unknown>, data?: { train: number; test: number }): Promise<{ twins: Map<string, SubnetSpec['metrics']>; seconds: Study['seconds']; date: string }> {
-  const study = await readStudy(path, name, config, SORTED_ONLY, 'train the twins again (drop the file option)', data);
-  const twins = new Map(study.subnets.filter((r) => r.alone).map((r) => [r.id, r.alone!] as const));
-  if (!twins.size) throw new Error(`${path}: studies.${name} has no alone twins; pass a file from a run that trained them (--cnn-twins)`);
-  return { twins, seconds: study.seconds, date: study.date };
+export async function recordedTwins(paths: string[], name: string, config: Record<string, unknown>, data?: { train: number; test: number }): Promise<{ twins: Map<string, SubnetSpec['metrics']>; seconds: Study['seconds']; date: string }> {
+  const twins = new Map<string, SubnetSpec['metrics']>();
+  const from = new Map<string, string>();
+  const seconds: Study['seconds'] = { sorted: 0, alone_full: null, alone_sum: 0, aloneRuns: 0, wall: 0 };
+  const dates: string[] = [];
+  for (const path of paths) {
+    const study = await readStudy(path, name, config, SORTED_ONLY, 'train the twins again (drop the file option)', data);
+    const mine = study.subnets.filter((r) => r.alone);
+    if (!mine.length) throw new Error(`${path}: studies.${name} has no alone twins; pass a file from a run that trained them (--cnn-twins)`);
+    for (const r of mine) {
+      if (from.has(r.id)) throw new Error(`${path}: studies.${name} has an alone twin of ${r.id}, and so has ${from.get(r.id)}; pass each twin's file once`);
+      from.set(r.id, path);
+      twins.set(r.id, r.alone!);
+    }
+    if (study.subnets.at(-1)!.alone) seconds.alone_full = study.seconds.alone_full;
+    seconds.alone_sum! += study.seconds.alone_sum ?? 0;
+    seconds.aloneRuns += study.seconds.aloneRuns;
+    seconds.wall += study.seconds.wall;
+    dates.push(study.date);
+  }
+  return { twins, seconds, date: dates.join(', ') };
 }
 
 /**
@@ -305,15 +324,15 @@ export function cnnTwinConfig(c: Pick<CnnTrainConfig, 'channels' | 'stages'>, le
 
 export async function runCnnStudy(o: CnnStudyOptions): Promise<Study> {
   const t = { wall0: performance.now(), before: loadavg().map((x) => round(x, 2)) };
-  if (o.sortedFrom !== undefined && o.twinsFrom !== undefined) throw new Error('--cnn-sorted and --cnn-twins-from: pass one (with both, nothing would train)');
   const loaded = { train: o.data.train.n, test: o.data.test.n };
   const recorded = o.sortedFrom === undefined ? undefined : await recordedRun(o.sortedFrom, o.name, o.config, loaded);
   const twinsFrom = o.twinsFrom === undefined ? undefined : await recordedTwins(o.twinsFrom, o.name, o.config as Record<string, unknown>, loaded);
   const sorted = recorded ?? await cnnRun(o, {}, `${o.name} sorted`);
   const cfg = sorted.config as unknown as CnnTrainConfig;
   const lattice = latticeOf({ depth: cfg.depths, width: cfg.widths });
-  const notes: string[] = recorded ? [`the sorted run is the one ${o.sortedFrom} recorded (${recorded.date}), not trained again; the twins trained in this run`] : [];
-  if (twinsFrom) notes.push(`the alone twins are the ones ${o.twinsFrom} recorded (${twinsFrom.date}), not trained again, with their seconds; only the sorted run trained in this run`);
+  const notes: string[] = [];
+  if (recorded) notes.push(`the sorted run is the one ${o.sortedFrom} recorded (${recorded.date}), not trained again${twinsFrom ? '' : '; the twins trained in this run'}`);
+  if (twinsFrom) notes.push(`the alone twins are the ones ${o.twinsFrom!.join(', ')} recorded (${twinsFrom.date}), not trained again, with their seconds; ${recorded ? 'nothing trained in this run' : 'only the sorted run trained in this run'}`);
   const full = sorted.subnets.at(-1)!;
   const smallest = sorted.subnets[0]!;
   return compare({
@@ -324,7 +343,7 @@ export async function runCnnStudy(o: CnnStudyOptions): Promise<Study> {
         const metrics = twinsFrom.twins.get(subnetId(l));
         const mine = sorted.subnets.find((s) => s.id === subnetId(l))!;
         // The recorded run checked the twin's shape against the same lattice; the config check above keeps it the same.
-        if (!metrics) notes.push(`${subnetId(l)}: no alone twin recorded in ${o.twinsFrom}; skipped`);
+        if (!metrics) notes.push(`${subnetId(l)}: no alone twin recorded in ${o.twinsFrom!.join(', ')}; skipped`);
         return metrics ? { ...sorted, subnets: [{ ...mine, metrics }], seconds: 0 } : null;
       }
       const twin = cnnTwinConfig(cfg, l);

@@ -74,9 +74,11 @@ CNN (trainCnn defaults otherwise: stem stride 2, Adam 0.003, 3 subnets per step)
                           (default 0: off)
   --cnn-sorted FILE       train only the twins, against the sorted run FILE's cnn study recorded
                           (pass that run's flags; its time target is then not judged)
-  --cnn-twins-from FILE   train only the sorted run, against the alone twins FILE's cnn study
-                          recorded (same flags but --cnn-distill, --cnn-sampling, --cnn-groups and
-                          --cnn-cost-power, which twins do not use; time target then not judged)
+  --cnn-twins-from FILES  train only the sorted run, against the alone twins that the cnn studies
+                          of FILES (comma-separated) recorded (same flags but --cnn-distill,
+                          --cnn-sampling, --cnn-groups and --cnn-cost-power, which twins do not
+                          use; time target then not judged). With --cnn-sorted too, nothing
+                          trains: the study is composed from the files
 
   (--cnn-distill, --cnn-sampling, --cnn-groups and --cnn-cost-power apply to cnn160 too)
 
@@ -236,7 +238,7 @@ async function run(name: StudyName): Promise<Study> {
   }
   if (name === 'cnn') {
     const depths = list('cnn-depths');
-    return runCnnStudy({ name, evalBatch: 250, data: await fashion({}), twins: twins(values['cnn-twins']), sortedFrom: values['cnn-sorted'], twinsFrom: values['cnn-twins-from'], config: { channels: need('cnn-channels'), stages: need('cnn-stages'), depths, blocks: Math.max(...depths), widths: list('cnn-widths'), epochs: epochs ?? need('cnn-epochs'), ...scheme('cnn'), ...dataRecipe(), seed } });
+    return runCnnStudy({ name, evalBatch: 250, data: await fashion({}), twins: twins(values['cnn-twins']), sortedFrom: values['cnn-sorted'], twinsFrom: values['cnn-twins-from']?.split(',').filter(Boolean), config: { channels: need('cnn-channels'), stages: need('cnn-stages'), depths, blocks: Math.max(...depths), widths: list('cnn-widths'), epochs: epochs ?? need('cnn-epochs'), ...scheme('cnn'), ...dataRecipe(), seed } });
   }
   if (name === 'cnn160') {
     const depths = list('cnn160-depths');

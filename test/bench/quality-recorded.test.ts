@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,26 +37,42 @@ void describe('bench/quality.ts --cnn-twins-from (recordedTwins)', () => {
   const file = join(results, 'quality-cnn-10ep.json');
 
   void it('reads the recorded twins and their seconds, whatever the sorted-only keys of this run', async () => {
-    const { twins, seconds } = await recordedTwins(file, 'cnn', { channels: 16, epochs: 10, seed: 0, distill: 0.5, costPower: 0.5, sampling: 'uniform', groups: 4 });
+    const { twins, seconds } = await recordedTwins([file], 'cnn', { channels: 16, epochs: 10, seed: 0, distill: 0.5, costPower: 0.5, sampling: 'uniform', groups: 4 });
     assert.deepEqual([...twins.keys()].sort(), ['d1-w25', 'd4-w100', 'd4-w25']);
     assert.equal(twins.get('d4-w100')!.accuracy, 0.9211);
     assert.equal(seconds.alone_full, 1849.7);
   });
 
   void it('rejects a key the twins depend on, naming the file and the key', async () => {
-    await assert.rejects(recordedTwins(file, 'cnn', { epochs: 20 }), (err: Error) => err.message.includes(`${file}: studies.cnn.config.epochs is 10, but this run asks for 20`) && err.message.includes('train the twins again'));
+    await assert.rejects(recordedTwins([file], 'cnn', { epochs: 20 }), (err: Error) => err.message.includes(`${file}: studies.cnn.config.epochs is 10, but this run asks for 20`) && err.message.includes('train the twins again'));
   });
 
   void it('rejects twins trained on other data, naming the split and the fix', async () => {
-    await assert.rejects(recordedTwins(file, 'cnn', {}, { train: 20000, test: 10000 }), (err: Error) => err.message.includes(`${file}: studies.cnn.data.train is 60000 examples, but this run loaded 20000`) && err.message.includes('--limit-train'));
-    const { twins } = await recordedTwins(file, 'cnn', {}, { train: 60000, test: 10000 });
+    await assert.rejects(recordedTwins([file], 'cnn', {}, { train: 20000, test: 10000 }), (err: Error) => err.message.includes(`${file}: studies.cnn.data.train is 60000 examples, but this run loaded 20000`) && err.message.includes('--limit-train'));
+    const { twins } = await recordedTwins([file], 'cnn', {}, { train: 60000, test: 10000 });
     assert.equal(twins.size, 3);
+  });
+
+  void it('merges the twins of several files: alone_full from the file with the full twin, the rest summed', async () => {
+    const more = join(dir, 'more-twins.json');
+    const study = JSON.parse(readFileSync(file, 'utf8')) as { studies: { cnn: { subnets: { id: string; alone: unknown }[]; seconds: Record<string, number> } } };
+    const cnn = study.studies.cnn;
+    for (const r of cnn.subnets) r.alone = r.id === 'd2-w25' ? { accuracy: 0.85, loss: 0.4 } : null;
+    cnn.seconds = { sorted: 2585.9, alone_full: null as unknown as number, alone_sum: 300, aloneRuns: 1, wall: 310 };
+    writeFileSync(more, JSON.stringify(study));
+    const { twins, seconds } = await recordedTwins([file, more], 'cnn', { channels: 16, epochs: 10 });
+    assert.deepEqual([...twins.keys()].sort(), ['d1-w25', 'd2-w25', 'd4-w100', 'd4-w25']);
+    assert.deepEqual(twins.get('d2-w25'), { accuracy: 0.85, loss: 0.4 });
+    assert.equal(seconds.alone_full, 1849.7);
+    assert.equal(seconds.alone_sum, 2551.6 + 300);
+    assert.equal(seconds.aloneRuns, 4);
+    await assert.rejects(recordedTwins([file, file], 'cnn', {}), (err: Error) => err.message.includes(`${file}: studies.cnn has an alone twin of`) && err.message.includes('pass each twin\'s file once'));
   });
 
   void it('rejects a study without twins by name', async () => {
     const none = join(dir, 'no-twins.json');
     writeFileSync(none, JSON.stringify({ studies: { cnn: { subnets: [{ id: 'd1-w100', sorted: { accuracy: 0.9 }, alone: null }], config: {}, seconds: { sorted: 1 } } } }));
-    await assert.rejects(recordedTwins(none, 'cnn', {}), (err: Error) => err.message.startsWith(`${none}: studies.cnn has no alone twins`));
+    await assert.rejects(recordedTwins([none], 'cnn', {}), (err: Error) => err.message.startsWith(`${none}: studies.cnn has no alone twins`));
   });
 });
 
@@ -64,8 +80,8 @@ void describe('bench/quality.ts recorded runs and keys added later', () => {
   const file = join(results, 'quality-cnn-10ep.json');
 
   void it('reads a key the file predates as its default then (labelSmoothing 0), and rejects another value', async () => {
-    const { twins } = await recordedTwins(file, 'cnn', { channels: 16, labelSmoothing: 0 });
+    const { twins } = await recordedTwins([file], 'cnn', { channels: 16, labelSmoothing: 0 });
     assert.equal(twins.size, 3);
-    await assert.rejects(recordedTwins(file, 'cnn', { labelSmoothing: 0.1 }), (err: Error) => err.message.includes(`${file}: studies.cnn.config.labelSmoothing is 0, but this run asks for 0.1`));
+    await assert.rejects(recordedTwins([file], 'cnn', { labelSmoothing: 0.1 }), (err: Error) => err.message.includes(`${file}: studies.cnn.config.labelSmoothing is 0, but this run asks for 0.1`));
   });
 });
