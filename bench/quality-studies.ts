@@ -276,7 +276,7 @@ export async function recordedRun(path: string, name: string, config: Record<str
 export async function recordedTwins(paths: string[], name: string, config: Record<string, unknown>, data?: { train: number; test: number }): Promise<{ twins: Map<string, SubnetSpec['metrics']>; seconds: Study['seconds']; date: string }> {
   const twins = new Map<string, SubnetSpec['metrics']>();
   const from = new Map<string, string>();
-  const seconds: Study['seconds'] = { sorted: 0, alone_full: null, alone_sum: 0, aloneRuns: 0, wall: 0 };
+  const seconds = { sorted: 0, alone_full: null as number | null, alone_sum: 0, aloneRuns: 0, wall: 0 } satisfies Study['seconds'];
   const dates: string[] = [];
   for (const path of paths) {
     const study = await readStudy(path, name, config, SORTED_ONLY, 'train the twins again (drop the file option)', data);
@@ -288,7 +288,7 @@ export async function recordedTwins(paths: string[], name: string, config: Recor
       twins.set(r.id, r.alone!);
     }
     if (study.subnets.at(-1)!.alone) seconds.alone_full = study.seconds.alone_full;
-    seconds.alone_sum! += study.seconds.alone_sum ?? 0;
+    seconds.alone_sum += study.seconds.alone_sum ?? 0;
     seconds.aloneRuns += study.seconds.aloneRuns;
     seconds.wall += study.seconds.wall;
     dates.push(study.date);
