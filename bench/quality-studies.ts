@@ -327,12 +327,13 @@ export async function runCnnStudy(o: CnnStudyOptions): Promise<Study> {
   const loaded = { train: o.data.train.n, test: o.data.test.n };
   const recorded = o.sortedFrom === undefined ? undefined : await recordedRun(o.sortedFrom, o.name, o.config, loaded);
   const twinsFrom = o.twinsFrom === undefined ? undefined : await recordedTwins(o.twinsFrom, o.name, o.config as Record<string, unknown>, loaded);
+  const twinFiles = o.twinsFrom?.join(', ');
   const sorted = recorded ?? await cnnRun(o, {}, `${o.name} sorted`);
   const cfg = sorted.config as unknown as CnnTrainConfig;
   const lattice = latticeOf({ depth: cfg.depths, width: cfg.widths });
   const notes: string[] = [];
   if (recorded) notes.push(`the sorted run is the one ${o.sortedFrom} recorded (${recorded.date}), not trained again${twinsFrom ? '' : '; the twins trained in this run'}`);
-  if (twinsFrom) notes.push(`the alone twins are the ones ${o.twinsFrom!.join(', ')} recorded (${twinsFrom.date}), not trained again, with their seconds; ${recorded ? 'nothing trained in this run' : 'only the sorted run trained in this run'}`);
+  if (twinsFrom) notes.push(`the alone twins are the ones ${twinFiles} recorded (${twinsFrom.date}), not trained again, with their seconds; ${recorded ? 'nothing trained in this run' : 'only the sorted run trained in this run'}`);
   const full = sorted.subnets.at(-1)!;
   const smallest = sorted.subnets[0]!;
   return compare({
@@ -343,7 +344,7 @@ export async function runCnnStudy(o: CnnStudyOptions): Promise<Study> {
         const metrics = twinsFrom.twins.get(subnetId(l));
         const mine = sorted.subnets.find((s) => s.id === subnetId(l))!;
         // The recorded run checked the twin's shape against the same lattice; the config check above keeps it the same.
-        if (!metrics) notes.push(`${subnetId(l)}: no alone twin recorded in ${o.twinsFrom!.join(', ')}; skipped`);
+        if (!metrics) notes.push(`${subnetId(l)}: no alone twin recorded in ${twinFiles}; skipped`);
         return metrics ? { ...sorted, subnets: [{ ...mine, metrics }], seconds: 0 } : null;
       }
       const twin = cnnTwinConfig(cfg, l);
