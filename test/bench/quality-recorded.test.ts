@@ -21,6 +21,16 @@ void describe('bench/quality.ts --cnn-sorted (recordedRun)', () => {
     assert.equal(run.config.channels, 16);
   });
 
+  void it('gives the seconds of a full twin timed side by side with the sorted run, and none where the time was not judged', async () => {
+    const run = await recordedRun(file, 'cnn', { channels: 16, epochs: 10 });
+    assert.equal(run.fullTwinSeconds, 1849.7);
+    const unjudged = join(dir, 'unjudged.json');
+    const study = JSON.parse(readFileSync(file, 'utf8')) as { studies: { cnn: { targets: { name: string; met: boolean | null }[] } } };
+    for (const t of study.studies.cnn.targets) if (t.name.startsWith('sorted training time')) t.met = null;
+    writeFileSync(unjudged, JSON.stringify(study));
+    assert.equal((await recordedRun(unjudged, 'cnn', { channels: 16 })).fullTwinSeconds, null);
+  });
+
   void it('rejects a config the recorded run did not have, naming the file and the key', async () => {
     await assert.rejects(recordedRun(file, 'cnn', { channels: 24 }), (err: Error) => err.message.includes(`${file}: studies.cnn.config.channels is 16, but this run asks for 24`));
   });
