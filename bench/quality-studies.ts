@@ -8,7 +8,6 @@
  * const study = await runMlpStudy({ data, hidden: 64, depths: [1, 2], widths: [0.5, 1], epochs: 1, seed: 0, twins: 'all' });
  * study.subnets.map((s) => `${s.id} ${s.ratio?.toFixed(3)}`); // ['d1-w50 0.991', ..., 'd2-w100 1.004']
  */
-import { readFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import type { Dataset } from '../training/data/fashion-mnist.js';
 import type { Sampling } from '../training/config.js';
@@ -18,22 +17,13 @@ import { train } from '../training/loop.js';
 import { SortedCnn } from '../training/models/cnn.js';
 import type { TrainEvent } from '../training/progress.js';
 import { latticeOf, subnetId, widthUnits, type Levels, type SubnetSpec } from '../training/spec.js';
-import { DEFAULT_CNN_TRAIN, trainCnn, type CnnTrainConfig } from '../training/train-cnn.js';
+import { trainCnn, type CnnTrainConfig } from '../training/train-cnn.js';
 import { trainGpt, type GptTrainConfig } from '../training/train-gpt.js';
-import { ratioOf, target, type Metric, type Study, type StudyName, type SubnetRow, type Target } from './quality-types.js';
+import { recordedRun, recordedTwins } from './quality-recorded.js';
+import { ratioOf, target, TIME_TARGET, type Metric, type Run, type Study, type StudyName, type SubnetRow, type Target } from './quality-types.js';
 
 /** Which subnets get an alone twin: every one, or these ids. */
 export type Twins = 'all' | string[];
-
-/** One training run as the study sees it. */
-interface Run {
-  subnets: SubnetSpec[];
-  /** Training seconds as the loop measured them (no final calibration or evaluation). */
-  seconds: number;
-  config: Record<string, unknown>;
-  data: Record<string, unknown>;
-  backend: string;
-}
 
 const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
 
@@ -82,7 +72,7 @@ interface CompareArgs {
   recordedAlone?: Study['seconds'];
   /**
    * Seconds of the full subnet's twin trained side by side with the recorded sorted run (same
-   * process, same load): the time ratio uses it, and is judged, whatever the other twins' source.
+   * process, same load): the time ratio uses it, whatever the other twins' source.
    */
   timedFull?: number;
 }
@@ -120,8 +110,8 @@ async function compare(a: CompareArgs, t: { wall0: number; before: number[] }): 
   if (a.metric === 'accuracy') targets.push(target('every subnet ≥ 99% of its alone twin\'s accuracy (worst ratio)', 'min', 0.99, worst?.ratio ?? null, worst?.id));
   else targets.push(target('every depth subnet\'s perplexity ≤ 1.05x its alone twin\'s (worst ratio)', 'max', 1.05, worst?.ratio ?? null, worst?.id));
   targets.push(...(a.extraTargets?.(rows) ?? []));
-  const timeTarget = target('sorted training time ≤ 1.3x one plain run of the full model', 'max', 1.3, sortedOverAloneFull, full);
-  targets.push(a.sideBySide === false && a.timedFull === undefined ? { ...timeTarget, name: `${timeTarget.name} (not judged: the sorted seconds were not measured side by side)`, met: null } : timeTarget);
+  const timeTarget = target(TIME_TARGET, 'max', 1.3, sortedOverAloneFull, full);
+  targets.push(a.sideBySide === false ? { ...timeTarget, name: `${timeTarget.name} (not judged: the sorted seconds were not measured side by side)`, met: null } : timeTarget);
   return {
     name: a.name,
     date: new Date().toISOString(),
@@ -225,86 +215,6 @@ export interface CnnStudyOptions {
   twinsFrom?: string[];
 }
 
-/** Keys of a sorted run's config that only the sorted run uses: its twins train one subnet, undistilled. */
-const SORTED_ONLY = new Set<string>(['distill', 'sampling', 'groups', 'costPower'] satisfies (keyof NonNullable<MlpStudyOptions['scheme']>)[]);
-
-/**
- * Study `name` of a results file. Throws, naming the file and the key, where the recorded config
- * differs from `config` on a key not in `skip` (the runs would not belong together).
- */
-async function readStudy(path: string, name: string, config: Record<string, unknown>, skip: Set<string>, drop: string, data?: { train: number; test: number }): Promise<Study> {
-  let study: Study | undefined;
-  try {
-    study = (JSON.parse(await readFile(path, 'utf8')) as { studies?: Record<string, Study> }).studies?.[name];
-  } catch (err) {
-    throw new Error(`${path}: cannot read a quality results file (${(err as Error).message}); pass a file written by bench/quality.ts --out`);
-  }
-  if (!study?.subnets || !study.config || !study.seconds) throw new Error(`${path}: no "${name}" study in it (with subnets, config and seconds); pass a file from a --study ${name} run`);
-  // A key added to the trainer after the file was written had its default value then.
-  const recorded = { ...(name.startsWith('cnn') ? DEFAULT_CNN_TRAIN : {}), ...study.config } as Record<string, unknown>;
-  for (const [key, want] of Object.entries(config)) {
-    const had = recorded[key];
-    if (!skip.has(key) && want !== undefined && JSON.stringify(had) !== JSON.stringify(want)) {
-      throw new Error(`${path}: studies.${name}.config.${key} is ${JSON.stringify(had)}, but this run asks for ${JSON.stringify(want)}; pass the flags of the recorded run, or ${drop}`);
-    }
-  }
-  for (const split of ['train', 'test'] as const) {
-    const had = (study.data as Record<string, unknown> | undefined)?.[split];
-    if (data && had !== data[split]) throw new Error(`${path}: studies.${name}.data.${split} is ${JSON.stringify(had)} examples, but this run loaded ${data[split]}; pass the recorded run's --limit-train / --limit-test, or ${drop}`);
-  }
-  return study;
-}
-
-/**
- * The sorted run a results file recorded for study `name`, as a Run. Throws, naming the file and
- * the key, where the recorded config differs from `config` (the twins would not be its twins).
- */
-export async function recordedRun(path: string, name: string, config: Record<string, unknown>, data?: { train: number; test: number }): Promise<Run & { date: string; fullTwinSeconds: number | null }> {
-  const study = await readStudy(path, name, config, new Set(), 'train the sorted run again (drop the file option)', data);
-  // The file judged its time target only where its full subnet's twin trained in the same process, right after the sorted run.
-  const judged = study.targets?.some((t) => t.name.startsWith('sorted training time') && t.met !== null && t.met !== undefined) ?? false;
-  const fullTwinSeconds = judged && study.subnets.at(-1)?.alone && typeof study.seconds.alone_full === 'number' ? study.seconds.alone_full : null;
-  return {
-    fullTwinSeconds,
-    subnets: study.subnets.map((r) => ({ id: r.id, levels: r.levels, params: r.params, macs: r.macs, metrics: r.sorted })),
-    seconds: study.seconds.sorted,
-    config: study.config as Record<string, unknown>,
-    data: study.data as Record<string, unknown>,
-    backend: study.machine?.backend ?? 'unknown',
-    date: study.date,
-  };
-}
-
-/**
- * The alone twins one or more results files recorded for study `name`: each twin's metrics, and
- * the recorded alone seconds (alone_full from the file holding the full subnet's twin, alone_sum
- * and aloneRuns summed over the files). Each config must match `config` on every key but the
- * sorted-only ones (distillation, sampling, subnets per step, cost power), which twins never use.
- * A twin recorded in two files is rejected, naming both.
- */
-export async function recordedTwins(paths: string[], name: string, config: Record<string, unknown>, data?: { train: number; test: number }): Promise<{ twins: Map<string, SubnetSpec['metrics']>; seconds: Study['seconds']; date: string }> {
-  const twins = new Map<string, SubnetSpec['metrics']>();
-  const from = new Map<string, string>();
-  const seconds = { sorted: 0, alone_full: null as number | null, alone_sum: 0, aloneRuns: 0, wall: 0 } satisfies Study['seconds'];
-  const dates: string[] = [];
-  for (const path of paths) {
-    const study = await readStudy(path, name, config, SORTED_ONLY, 'train the twins again (drop the file option)', data);
-    const mine = study.subnets.filter((r) => r.alone);
-    if (!mine.length) throw new Error(`${path}: studies.${name} has no alone twins; pass a file from a run that trained them (--cnn-twins)`);
-    for (const r of mine) {
-      if (from.has(r.id)) throw new Error(`${path}: studies.${name} has an alone twin of ${r.id}, and so has ${from.get(r.id)}; pass each twin's file once`);
-      from.set(r.id, path);
-      twins.set(r.id, r.alone!);
-    }
-    if (study.subnets.at(-1)!.alone) seconds.alone_full = study.seconds.alone_full;
-    seconds.alone_sum += study.seconds.alone_sum ?? 0;
-    seconds.aloneRuns += study.seconds.aloneRuns;
-    seconds.wall += study.seconds.wall;
-    dates.push(study.date);
-  }
-  return { twins, seconds, date: dates.join(', ') };
-}
-
 /**
  * trainCnn evaluates all widths of a test batch of 500 inside one tidy; with dozens of widths
  * that outgrows the wasm heap ("memory access out of bounds"), so the loop gets an empty test
@@ -348,7 +258,7 @@ export async function runCnnStudy(o: CnnStudyOptions): Promise<Study> {
   const full = sorted.subnets.at(-1)!;
   const smallest = sorted.subnets[0]!;
   return compare({
-    name: o.name, metric: 'accuracy', sorted, lattice, twins: o.twins, epochs: cfg.epochs, notes, sideBySide: !recorded && !twinsFrom, recordedAlone: twinsFrom?.seconds, timedFull,
+    name: o.name, metric: 'accuracy', sorted, lattice, twins: o.twins, epochs: cfg.epochs, notes, sideBySide: timedFull !== undefined || (!recorded && !twinsFrom), recordedAlone: twinsFrom?.seconds, timedFull,
     twinsText: 'trainCnn() with channels = round(w·channels), blocks = depths = [d], widths [1]; stages, stem, epochs, batch, Adam, lr schedule, BN calibration and seed as the sorted run',
     twin: async (l) => {
       if (twinsFrom) {

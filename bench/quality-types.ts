@@ -6,7 +6,7 @@
  * const row: SubnetRow = { id: 'd2-w50', levels: { depth: 2, width: 0.5 }, macs: 268800, params: 269322,
  *   sorted: { accuracy: 0.881 }, alone: { accuracy: 0.884 }, ratio: 0.9966 };
  */
-import type { Levels, SubnetMetrics } from '../training/spec.js';
+import type { Levels, SubnetMetrics, SubnetSpec } from '../training/spec.js';
 
 /** `mlp10` reuses a 10-epoch sorted checkpoint; it runs only when named (not in `all`). */
 export type StudyName = 'mlp' | 'mlp10' | 'cnn' | 'cnn160' | 'lm';
@@ -85,3 +85,16 @@ export function ratioOf(metric: Metric, sorted: SubnetMetrics, alone: SubnetMetr
   const s = sorted[metric];
   return a === undefined || s === undefined || a === 0 ? null : s / a;
 }
+
+/** One training run as a study sees it. */
+export interface Run {
+  subnets: SubnetSpec[];
+  /** Training seconds as the loop measured them (no final calibration or evaluation). */
+  seconds: number;
+  config: Record<string, unknown>;
+  data: Record<string, unknown>;
+  backend: string;
+}
+
+/** The time target's name; a results file judged it only where the full twin trained beside the sorted run. */
+export const TIME_TARGET = 'sorted training time ≤ 1.3x one plain run of the full model';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { recordedRun, recordedTwins } from '../../bench/quality-studies.js';
+import { recordedRun, recordedTwins } from '../../bench/quality-recorded.js';
 
 const results = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'sortednet-quality-recorded-'));
