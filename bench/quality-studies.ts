@@ -153,7 +153,7 @@ export interface MlpStudyOptions {
    */
   checkpoint?: string;
   /** The sorted run's sampling, subnets per step and distillation weight (twins train one subnet, undistilled). @defaultValue train()'s */
-  scheme?: { sampling?: Sampling; groups?: number; distill?: number; costPower?: number };
+  scheme?: { sampling?: Sampling; groups?: number; distill?: number; costPower?: number; lateFrom?: number; lateSampling?: Sampling; lateGroups?: number };
 }
 
 async function mlpRun(o: MlpStudyOptions, hidden: number, depths: number[], widths: number[], label: string, scheme: MlpStudyOptions['scheme'] = {}): Promise<Run> {
@@ -210,7 +210,7 @@ export interface CnnStudyOptions {
    * Results files whose study `name` holds the alone twins to compare against: they are read,
    * not trained again, and only the sorted run trains (nothing trains when `sortedFrom` is given
    * too: the study is composed from the files). Their configs must match `config` but for the
-   * sorted-only keys (distill, sampling, groups, costPower).
+   * sorted-only keys (distill, sampling, groups, costPower, lateFrom, lateSampling, lateGroups).
    */
   twinsFrom?: string[];
 }

@@ -26,6 +26,7 @@ import { Rng } from './rng.js';
 import { AdamW } from './scheme/adamw.js';
 import { loadStep } from './scheme/batches.js';
 import { sha256Of } from './scheme/resume.js';
+import { samplingAt } from './scheme/config.js';
 import { costWeight, planStep } from './scheme/sampling.js';
 import { checkLoss, ResumeSession, StepTimer, type TrainingParts } from './scheme/session.js';
 import { latticeOf, subnetId, type SortedSpec, type SubnetSpec } from './spec.js';
@@ -124,7 +125,8 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
       const { epoch, first } = loadStep(step, stepsPerEpoch, rng, data.train, order, batchSize, xBuf, yBuf);
       if (first) epochLoss = 0;
       const lr = lrAt(step, totalSteps, config);
-      const { subnets } = planStep(dims, config.groups, config.sampling, rng, weight);
+      const phase = samplingAt(config, step, totalSteps);
+      const { subnets } = planStep(dims, phase.groups, phase.sampling, rng, weight);
       const batch = { x: xBuf, labels: yBuf, n: batchSize };
       optimizer.learningRate = lr;
       const loss = group

@@ -29,7 +29,7 @@ import type { TrainEvent } from './progress.js';
 import { Rng } from './rng.js';
 import { AdamW } from './scheme/adamw.js';
 import { loadStep } from './scheme/batches.js';
-import { checkScheme, DEFAULT_SCHEME, type SchemeConfig } from './scheme/config.js';
+import { checkScheme, DEFAULT_SCHEME, samplingAt, type SchemeConfig } from './scheme/config.js';
 import { applyTo, sortedStep } from './scheme/objective.js';
 import { sha256Of } from './scheme/resume.js';
 import { costWeight, passesOf, planStep } from './scheme/sampling.js';
@@ -235,7 +235,8 @@ export async function trainCnn(options: CnnTrainOptions = {}): Promise<CnnTrainR
       if (first) epochLoss = 0;
       const lr = lrAt(step, totalSteps, config);
       optimizer.learningRate = lr;
-      const { subnets } = planStep(dims, config.groups, config.sampling, rng, weight);
+      const phase = samplingAt(config, step, totalSteps);
+      const { subnets } = planStep(dims, phase.groups, phase.sampling, rng, weight);
       const loss = cnnTrainStep(model, optimizer, xBuf, yBuf, batchSize, subnets, config.reduce, stepOptions);
       checkLoss(loss, step, config.lr);
       losses.push(loss);

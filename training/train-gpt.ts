@@ -24,7 +24,7 @@ import { DEFAULT_GPT, gptMacs, SortedGpt, type GptConfig } from './models/gpt.js
 import type { TrainEvent } from './progress.js';
 import { Rng } from './rng.js';
 import { AdamW } from './scheme/adamw.js';
-import { checkScheme, DEFAULT_SCHEME, type SchemeConfig } from './scheme/config.js';
+import { checkScheme, DEFAULT_SCHEME, samplingAt, type SchemeConfig } from './scheme/config.js';
 import { sha256Of } from './scheme/resume.js';
 import { costWeight, planStep, type Sampling } from './scheme/sampling.js';
 import { checkLoss, ResumeSession, StepTimer, type TrainingParts } from './scheme/session.js';
@@ -238,7 +238,8 @@ export async function trainGpt(options: GptTrainOptions = {}): Promise<GptTrainR
     for (let step = from.step; step < config.steps; step++) {
       const lr = lrAt(step, config.steps, config);
       optimizer.learningRate = lr;
-      const plan = planStep(dims, config.groups, config.sampling, rng, weight);
+      const phase = samplingAt(config, step, config.steps);
+      const plan = planStep(dims, phase.groups, phase.sampling, rng, weight);
       const hard = lmStep(model, optimizer, sampleWindows(trainTokens, config.batch, config.context, rng), plan.passes, { distill, depthWeight });
       const loss = hard.reduce((a, b) => a + b, 0) / hard.length;
       checkLoss(loss, step, config.lr);

@@ -17,6 +17,7 @@ import { softmaxCrossEntropy } from '../../training/models/loss.js';
 import { SortedMlp } from '../../training/models/mlp.js';
 import { Rng } from '../../training/rng.js';
 import { AdamW } from '../../training/scheme/adamw.js';
+import { samplingAt } from '../../training/scheme/config.js';
 import { distilled, softTargetKl, softTargets } from '../../training/scheme/distill.js';
 import { costWeight, planStep } from '../../training/scheme/sampling.js';
 import { latticeOf, subnetId } from '../../training/spec.js';
@@ -251,6 +252,22 @@ void test('train() with all-exits, distillation and weight decay learns and leav
   assert.equal(tf.memory().numTensors, before);
   assert.equal(r.checkpoint.spec.training.optimizer && (r.checkpoint.spec.training.optimizer as { name: string }).name, 'adamw');
   assert.ok(r.losses.slice(-3).reduce((a, b) => a + b) < r.losses.slice(0, 3).reduce((a, b) => a + b), 'the loss falls');
+});
+
+void test('a late sampling phase takes over at its fraction of the steps, in the loop and the checks', async () => {
+  const c = { sampling: 'uniform', groups: 1, lateFrom: 0.5, lateSampling: 'sandwich', lateGroups: 2 } as const;
+  assert.deepEqual([0, 4, 5, 9].map((s) => samplingAt(c, s, 10).sampling), ['uniform', 'uniform', 'sandwich', 'sandwich']);
+  assert.equal(samplingAt({ ...c, lateFrom: 1 }, 9, 10).sampling, 'uniform', 'lateFrom 1 keeps one phase');
+  // The MLP loop: one drawn subnet a step, then the largest and the smallest.
+  const plans: string[][] = [];
+  await train({ hidden: 16, depths: [1, 2], widths: [0.5, 1], epochs: 1, batch: 32, sampling: 'uniform', groups: 1, lateFrom: 0.5, lateSampling: 'sandwich', lateGroups: 2, evalEachEpoch: false, data, onProgress: (e) => { if (e.type === 'step') plans.push(e.subnets); } });
+  assert.equal(plans.length, 8);
+  assert.ok(plans.slice(0, 4).every((p) => p.length === 1), JSON.stringify(plans));
+  assert.ok(plans.slice(4).every((p) => p.join() === 'd2-w100,d1-w50'), JSON.stringify(plans));
+  // Bad values name their field.
+  assert.throws(() => resolveCnnConfig({ lateFrom: 0 }), (e: unknown) => e instanceof SortedNetError && e.field === 'lateFrom');
+  assert.throws(() => resolveCnnConfig({ lateSampling: 'sandwich', lateGroups: 1, lateFrom: 0.5 }), (e: unknown) => e instanceof SortedNetError && e.field === 'lateGroups');
+  assert.throws(() => resolveConfig({ lateSampling: 'nope' as 'uniform' }), (e: unknown) => e instanceof SortedNetError && e.field === 'lateSampling');
 });
 
 void test('distillation pulls a small subnet toward the full one', () => {

@@ -6,7 +6,7 @@
  * checkScheme({ sampling: 'sandwich', groups: 1, distill: 0, ... }, fail); // fail('groups', 'sandwich sampling needs ...')
  * schemeFlags('sortednet train', { distill: '0.5' }); // { distill: 0.5 }
  */
-import { numberFlag, type OptionSpec } from '../cli-args.js';
+import { choiceFlag, numberFlag, type OptionSpec } from '../cli-args.js';
 import { SAMPLINGS, SANDWICH_SAMPLINGS, type Sampling } from './sampling.js';
 
 export interface SchemeConfig {
@@ -33,6 +33,17 @@ export interface SchemeConfig {
    * less. @defaultValue 0
    */
   costPower: number;
+  /**
+   * A two-phase draw: from this fraction of the run's steps on, steps draw with `lateSampling`
+   * and `lateGroups` instead of `sampling` and `groups` (e.g. SortedNet's uniform draw for most
+   * of the run, then the sandwich, which trains the largest subnet every step, while the
+   * learning rate decays). 1 keeps one phase. @defaultValue 1
+   */
+  lateFrom: number;
+  /** The late phase's sampling (see `lateFrom`). @defaultValue 'sandwich' */
+  lateSampling: Sampling;
+  /** The late phase's subnets (or width groups) per step (see `lateFrom`). @defaultValue 3 */
+  lateGroups: number;
 }
 
 export const DEFAULT_SCHEME: Readonly<Omit<SchemeConfig, 'sampling' | 'groups'>> = Object.freeze({
@@ -41,7 +52,16 @@ export const DEFAULT_SCHEME: Readonly<Omit<SchemeConfig, 'sampling' | 'groups'>>
   weightDecay: 0,
   checkpointEvery: 0,
   costPower: 0,
+  lateFrom: 1,
+  lateSampling: 'sandwich',
+  lateGroups: 3,
 });
+
+/** The sampling and subnets per step of step `step` (0-based) of `totalSteps`: the late phase's from `lateFrom` on. */
+export function samplingAt(c: Pick<SchemeConfig, 'sampling' | 'groups' | 'lateFrom' | 'lateSampling' | 'lateGroups'>, step: number, totalSteps: number): { sampling: Sampling; groups: number } {
+  const late = c.lateFrom < 1 && step >= Math.ceil(c.lateFrom * totalSteps);
+  return late ? { sampling: c.lateSampling, groups: c.lateGroups } : { sampling: c.sampling, groups: c.groups };
+}
 
 /** Config fields a resumed run may change: where it runs and how often it saves. */
 export const RUN_ONLY_KEYS = ['backend', 'workers', 'evalEachEpoch', 'checkpointEvery'] as const;
@@ -55,16 +75,24 @@ export function checkScheme(c: SchemeConfig, fail: (field: keyof SchemeConfig, f
   if (!(typeof c.weightDecay === 'number' && c.weightDecay >= 0 && Number.isFinite(c.weightDecay))) fail('weightDecay', 'use a number >= 0, e.g. 0.01 (0 is plain Adam)');
   if (!Number.isInteger(c.checkpointEvery) || c.checkpointEvery < 0) fail('checkpointEvery', 'use a whole number of steps >= 0 (0 writes no resume file)');
   if (!(typeof c.costPower === 'number' && c.costPower >= 0 && c.costPower <= 4)) fail('costPower', 'use a power in [0, 4], e.g. 0.5 (0 draws subnets uniformly)');
+  if (!(typeof c.lateFrom === 'number' && c.lateFrom > 0 && c.lateFrom <= 1)) fail('lateFrom', 'use a fraction of the steps in (0, 1], e.g. 0.7 (1 keeps one sampling phase)');
+  if (!SAMPLINGS.includes(c.lateSampling)) fail('lateSampling', `use ${SAMPLINGS.join(', ')}`);
+  if (!Number.isInteger(c.lateGroups) || c.lateGroups < 1) fail('lateGroups', 'use a whole number >= 1');
+  if (SANDWICH_SAMPLINGS.includes(c.lateSampling) && c.lateGroups < 2) fail('lateGroups', 'sandwich sampling needs 2 or more subnets per step (largest and smallest), or use uniform or all-exits');
 }
 
 /** CLI flags of the shared scheme settings (sampling and groups stay with each command). */
 export const SCHEME_OPTIONS: OptionSpec = {
   distill: { type: 'string' }, 'distill-temperature': { type: 'string' }, 'weight-decay': { type: 'string' },
   'checkpoint-every': { type: 'string' }, 'cost-power': { type: 'string' }, resume: { type: 'boolean' },
+  'late-from': { type: 'string' }, 'late-sampling': { type: 'string' }, 'late-groups': { type: 'string' },
 };
 
-export const SCHEME_FLAG_OF: Record<'distill' | 'distillTemperature' | 'weightDecay' | 'checkpointEvery' | 'costPower', string> = {
+type SchemeKey = Exclude<keyof SchemeConfig, 'sampling' | 'groups'>;
+
+export const SCHEME_FLAG_OF: Record<SchemeKey, string> = {
   distill: '--distill', distillTemperature: '--distill-temperature', weightDecay: '--weight-decay', checkpointEvery: '--checkpoint-every', costPower: '--cost-power',
+  lateFrom: '--late-from', lateSampling: '--late-sampling', lateGroups: '--late-groups',
 };
 
 /** The scheme settings given on the command line (undefined where absent). */
@@ -76,6 +104,9 @@ export function schemeFlags(cmd: string, v: Record<string, unknown>): Partial<Om
     weightDecay: numberFlag(cmd, 'weight-decay', str('weight-decay')),
     checkpointEvery: numberFlag(cmd, 'checkpoint-every', str('checkpoint-every'), true),
     costPower: numberFlag(cmd, 'cost-power', str('cost-power')),
+    lateFrom: numberFlag(cmd, 'late-from', str('late-from')),
+    lateSampling: choiceFlag(cmd, 'late-sampling', str('late-sampling'), SAMPLINGS),
+    lateGroups: numberFlag(cmd, 'late-groups', str('late-groups'), true),
   };
 }
 
@@ -93,6 +124,10 @@ export function schemeHelp(col: number, defaultAt: number, D: Omit<SchemeConfig,
   line('--weight-decay X', 'decoupled (AdamW) decay of weights, not biases', String(D.weightDecay));
   line('--cost-power P', 'draw random subnets with weight MACs^-P: cheap', `${D.costPower}: uniform`);
   line('', 'subnets train more often and steps cost less');
+  line('--late-from F', 'from this fraction of the steps on, draw with', `${D.lateFrom}: never`);
+  line('', '--late-sampling and --late-groups instead');
+  line('--late-sampling MODE', 'the late phase\'s sampling', D.lateSampling);
+  line('--late-groups N', 'the late phase\'s subnets per step', String(D.lateGroups));
   line('--checkpoint-every N', 'write <out>.resume.safetensors every N steps', `${D.checkpointEvery}: never`);
   line('--resume', 'continue from <out>.resume.safetensors (same data;');
   line('', 'the run keeps its config: flags given must match it)');
