@@ -262,7 +262,8 @@ export async function trainGpt(options: GptTrainOptions = {}): Promise<GptTrainR
         objective: (config.sampling === 'all-exits'
           ? 'all-exits: sum over depth levels of the mean token cross-entropy, per sampled (heads, ffn) group'
           : `${config.sampling}: sum over the sampled subnets of the mean token cross-entropy`)
-          + (config.exitWeights.length ? `, weighted by depth (${config.depths.map((d, i) => `d${d} ${config.exitWeights[i]}`).join(', ')})` : ''),
+          + (config.exitWeights.length ? `, weighted by depth (${config.depths.map((d, i) => `d${d} ${config.exitWeights[i]}`).join(', ')})` : '')
+          + (config.lateFrom < 1 ? `; from step ${Math.ceil(config.lateFrom * config.steps)} on ${config.lateSampling} with ${config.lateGroups} a step` : ''),
         optimizer: { name: config.weightDecay > 0 ? 'adamw' : 'adam', ...adam },
         lrSchedule: 'linear warm-up then cosine decay',
         trainTokensSeen: config.steps * config.batch * config.context,
