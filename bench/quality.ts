@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { numberFlag } from '../training/cli-args.js';
 import type { Sampling } from '../training/config.js';
 import { loadBrown } from '../training/data/brown.js';
+import { DEFAULT_SCHEME } from '../training/scheme/config.js';
 import { loadFashionMnist, type LoadOptions } from '../training/data/fashion-mnist.js';
 import { qualityMarkdown, qualitySvg } from './quality-report.js';
 import { runCnnStudy, runLmStudy, runMlpStudy, type Twins } from './quality-studies.js';
@@ -104,6 +105,9 @@ LM (GPT on the Brown corpus, depth nested, all-exits loss):
                           exit's detached outputs (default 0: off)
 `;
 
+/** The trainers' one-phase defaults, as flag strings. */
+const LATE = { from: String(DEFAULT_SCHEME.lateFrom), sampling: DEFAULT_SCHEME.lateSampling, groups: String(DEFAULT_SCHEME.lateGroups) };
+
 const { values } = parseArgs({
   options: {
     study: { type: 'string', default: 'all' },
@@ -134,8 +138,8 @@ const { values } = parseArgs({
     'cnn-groups': { type: 'string', default: '3' },
     'cnn-cost-power': { type: 'string', default: '0' },
     'mlp-cost-power': { type: 'string', default: '0' },
-    'cnn-late-from': { type: 'string', default: '1' }, 'cnn-late-sampling': { type: 'string', default: 'sandwich' }, 'cnn-late-groups': { type: 'string', default: '3' },
-    'mlp-late-from': { type: 'string', default: '1' }, 'mlp-late-sampling': { type: 'string', default: 'sandwich' }, 'mlp-late-groups': { type: 'string', default: '3' },
+    'cnn-late-from': { type: 'string', default: LATE.from }, 'cnn-late-sampling': { type: 'string', default: LATE.sampling }, 'cnn-late-groups': { type: 'string', default: LATE.groups },
+    'mlp-late-from': { type: 'string', default: LATE.from }, 'mlp-late-sampling': { type: 'string', default: LATE.sampling }, 'mlp-late-groups': { type: 'string', default: LATE.groups },
     'cnn-augment': { type: 'boolean', default: false }, 'cnn-label-smoothing': { type: 'string', default: '0' },
     'cnn-sorted': { type: 'string' },
     'cnn-twins-from': { type: 'string' },

@@ -24,7 +24,7 @@ import { DEFAULT_GPT, gptMacs, SortedGpt, type GptConfig } from './models/gpt.js
 import type { TrainEvent } from './progress.js';
 import { Rng } from './rng.js';
 import { AdamW } from './scheme/adamw.js';
-import { checkScheme, DEFAULT_SCHEME, samplingAt, type SchemeConfig } from './scheme/config.js';
+import { checkScheme, DEFAULT_SCHEME, lateStart, samplingAt, type SchemeConfig } from './scheme/config.js';
 import { sha256Of } from './scheme/resume.js';
 import { costWeight, planStep, type Sampling } from './scheme/sampling.js';
 import { checkLoss, ResumeSession, StepTimer, type TrainingParts } from './scheme/session.js';
@@ -263,7 +263,7 @@ export async function trainGpt(options: GptTrainOptions = {}): Promise<GptTrainR
           ? 'all-exits: sum over depth levels of the mean token cross-entropy, per sampled (heads, ffn) group'
           : `${config.sampling}: sum over the sampled subnets of the mean token cross-entropy`)
           + (config.exitWeights.length ? `, weighted by depth (${config.depths.map((d, i) => `d${d} ${config.exitWeights[i]}`).join(', ')})` : '')
-          + (config.lateFrom < 1 ? `; from step ${Math.ceil(config.lateFrom * config.steps)} on ${config.lateSampling} with ${config.lateGroups} a step` : ''),
+          + (lateStart(config, config.steps) !== undefined ? `; from step ${lateStart(config, config.steps)} on ${config.lateSampling} with ${config.lateGroups} a step` : ''),
         optimizer: { name: config.weightDecay > 0 ? 'adamw' : 'adam', ...adam },
         lrSchedule: 'linear warm-up then cosine decay',
         trainTokensSeen: config.steps * config.batch * config.context,

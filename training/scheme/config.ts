@@ -57,19 +57,26 @@ export const DEFAULT_SCHEME: Readonly<Omit<SchemeConfig, 'sampling' | 'groups'>>
   lateGroups: 3,
 });
 
+/** The first step (0-based) of the late phase of a run of `totalSteps`, or undefined with one phase. */
+export function lateStart(c: Pick<SchemeConfig, 'lateFrom'>, totalSteps: number): number | undefined {
+  return c.lateFrom < 1 ? Math.ceil(c.lateFrom * totalSteps) : undefined;
+}
+
 /** The sampling and subnets per step of step `step` (0-based) of `totalSteps`: the late phase's from `lateFrom` on. */
 export function samplingAt(c: Pick<SchemeConfig, 'sampling' | 'groups' | 'lateFrom' | 'lateSampling' | 'lateGroups'>, step: number, totalSteps: number): { sampling: Sampling; groups: number } {
-  const late = c.lateFrom < 1 && step >= Math.ceil(c.lateFrom * totalSteps);
-  return late ? { sampling: c.lateSampling, groups: c.lateGroups } : { sampling: c.sampling, groups: c.groups };
+  const start = lateStart(c, totalSteps);
+  return start !== undefined && step >= start ? { sampling: c.lateSampling, groups: c.lateGroups } : { sampling: c.sampling, groups: c.groups };
 }
 
 /** Config fields a resumed run may change: where it runs and how often it saves. */
 export const RUN_ONLY_KEYS = ['backend', 'workers', 'evalEachEpoch', 'checkpointEvery'] as const;
 
+const SANDWICH_NEEDS_TWO = 'sandwich sampling needs 2 or more subnets per step (largest and smallest), or use uniform or all-exits';
+
 /** Check the scheme fields; `fail(field, fix)` throws. */
 export function checkScheme(c: SchemeConfig, fail: (field: keyof SchemeConfig, fix: string) => never): void {
   if (!SAMPLINGS.includes(c.sampling)) fail('sampling', `use ${SAMPLINGS.join(', ')}`);
-  if (SANDWICH_SAMPLINGS.includes(c.sampling) && c.groups < 2) fail('groups', 'sandwich sampling needs 2 or more subnets per step (largest and smallest), or use uniform or all-exits');
+  if (SANDWICH_SAMPLINGS.includes(c.sampling) && c.groups < 2) fail('groups', SANDWICH_NEEDS_TWO);
   if (!(typeof c.distill === 'number' && c.distill >= 0 && c.distill <= 1)) fail('distill', 'use a weight in [0, 1], e.g. 0.5 (0 turns distillation off)');
   if (!(typeof c.distillTemperature === 'number' && c.distillTemperature > 0 && Number.isFinite(c.distillTemperature))) fail('distillTemperature', 'use a positive temperature such as 1 or 2');
   if (!(typeof c.weightDecay === 'number' && c.weightDecay >= 0 && Number.isFinite(c.weightDecay))) fail('weightDecay', 'use a number >= 0, e.g. 0.01 (0 is plain Adam)');
@@ -78,7 +85,7 @@ export function checkScheme(c: SchemeConfig, fail: (field: keyof SchemeConfig, f
   if (!(typeof c.lateFrom === 'number' && c.lateFrom > 0 && c.lateFrom <= 1)) fail('lateFrom', 'use a fraction of the steps in (0, 1], e.g. 0.7 (1 keeps one sampling phase)');
   if (!SAMPLINGS.includes(c.lateSampling)) fail('lateSampling', `use ${SAMPLINGS.join(', ')}`);
   if (!Number.isInteger(c.lateGroups) || c.lateGroups < 1) fail('lateGroups', 'use a whole number >= 1');
-  if (SANDWICH_SAMPLINGS.includes(c.lateSampling) && c.lateGroups < 2) fail('lateGroups', 'sandwich sampling needs 2 or more subnets per step (largest and smallest), or use uniform or all-exits');
+  if (SANDWICH_SAMPLINGS.includes(c.lateSampling) && c.lateGroups < 2) fail('lateGroups', SANDWICH_NEEDS_TWO);
 }
 
 /** CLI flags of the shared scheme settings (sampling and groups stay with each command). */
