@@ -9,7 +9,7 @@ import { DEFAULT_CNN_TRAIN, type CnnTrainConfig } from '../training/train-cnn.js
 import { TIME_TARGET, type Run, type Study } from './quality-types.js';
 
 /** Keys of a sorted run's config that only the sorted run uses: its twins train one subnet, undistilled. */
-const SORTED_ONLY = new Set<string>(['distill', 'sampling', 'groups', 'costPower', 'lateFrom', 'lateSampling', 'lateGroups'] satisfies (keyof CnnTrainConfig)[]);
+const SORTED_ONLY = new Set<string>(['distill', 'sampling', 'groups', 'costPower', 'lateFrom', 'lateSampling', 'lateGroups', 'largestWeight'] satisfies (keyof CnnTrainConfig)[]);
 
 /**
  * Study `name` of a results file. Throws, naming the file and the key, where the recorded config

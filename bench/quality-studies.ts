@@ -153,7 +153,7 @@ export interface MlpStudyOptions {
    */
   checkpoint?: string;
   /** The sorted run's sampling, subnets per step and distillation weight (twins train one subnet, undistilled). @defaultValue train()'s */
-  scheme?: { sampling?: Sampling; groups?: number; distill?: number; costPower?: number; lateFrom?: number; lateSampling?: Sampling; lateGroups?: number };
+  scheme?: { sampling?: Sampling; groups?: number; distill?: number; costPower?: number; lateFrom?: number; lateSampling?: Sampling; lateGroups?: number; largestWeight?: number };
 }
 
 async function mlpRun(o: MlpStudyOptions, hidden: number, depths: number[], widths: number[], label: string, scheme: MlpStudyOptions['scheme'] = {}): Promise<Run> {
@@ -210,7 +210,7 @@ export interface CnnStudyOptions {
    * Results files whose study `name` holds the alone twins to compare against: they are read,
    * not trained again, and only the sorted run trains (nothing trains when `sortedFrom` is given
    * too: the study is composed from the files). Their configs must match `config` but for the
-   * sorted-only keys (distill, sampling, groups, costPower, lateFrom, lateSampling, lateGroups).
+   * sorted-only keys (distill, sampling, groups, costPower, lateFrom, lateSampling, lateGroups, largestWeight).
    */
   twinsFrom?: string[];
 }
@@ -273,7 +273,7 @@ export async function runCnnStudy(o: CnnStudyOptions): Promise<Study> {
         notes.push(`${subnetId(l)}: no exact alone twin (round(w·C)·2^s differs from round(w·C·2^s) at some stage); skipped`);
         return null;
       }
-      return cnnRun(o, { ...twin, distill: 0 }, `${o.name} alone ${subnetId(l)}`); // one subnet: nothing to distill into
+      return cnnRun(o, { ...twin, distill: 0, largestWeight: 1 }, `${o.name} alone ${subnetId(l)}`); // one subnet: nothing to distill into or weigh against
     },
     extraTargets: () => [
       ...(o.name === 'cnn' ? [target('full CNN ≥ 92.5% test accuracy on Fashion-MNIST', 'min', 0.925, full.metrics.accuracy ?? null, full.id)] : []),

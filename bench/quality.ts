@@ -72,6 +72,8 @@ CNN (trainCnn defaults otherwise: stem stride 2, Adam 0.003, 3 subnets per step)
   --cnn-late-from F       from this fraction of the sorted run's steps on, draw with
                           --cnn-late-sampling MODE (default sandwich) and --cnn-late-groups N
                           (default 3) instead (default 1: one phase); --mlp-late-* likewise
+  --cnn-largest-weight W  the full subnet's loss counts W times in the steps it trains
+                          (default 1: like the others); --mlp-largest-weight likewise
   --cnn-augment           random left-right flips and 2-pixel shifts of the training images
                           (sorted run and twins alike; default off)
   --cnn-label-smoothing E train against (1-E)·one-hot + E/classes, sorted run and twins alike
@@ -80,11 +82,12 @@ CNN (trainCnn defaults otherwise: stem stride 2, Adam 0.003, 3 subnets per step)
                           (pass that run's flags; its time target is then not judged)
   --cnn-twins-from FILES  train only the sorted run, against the alone twins that the cnn studies
                           of FILES (comma-separated) recorded (same flags but --cnn-distill,
-                          --cnn-sampling, --cnn-groups, --cnn-cost-power and --cnn-late-*, which twins do not
-                          use; time target then not judged). With --cnn-sorted too, nothing
+                          --cnn-sampling, --cnn-groups, --cnn-cost-power, --cnn-late-* and --cnn-largest-weight,
+                          which twins do not use; time target then not judged). With --cnn-sorted too, nothing
                           trains: the study is composed from the files
 
-  (--cnn-distill, --cnn-sampling, --cnn-groups, --cnn-cost-power and --cnn-late-* apply to cnn160 too)
+  (--cnn-distill, --cnn-sampling, --cnn-groups, --cnn-cost-power, --cnn-late-* and --cnn-largest-weight
+   apply to cnn160 too)
 
 CNN with 160+ subnets (only the full network also trains alone, for the time ratio):
   --cnn160-channels N     (default 31: the second stage has 62 channels)
@@ -107,6 +110,7 @@ LM (GPT on the Brown corpus, depth nested, all-exits loss):
 
 /** The trainers' one-phase defaults, as flag strings. */
 const LATE = { from: String(DEFAULT_SCHEME.lateFrom), sampling: DEFAULT_SCHEME.lateSampling, groups: String(DEFAULT_SCHEME.lateGroups) };
+const LARGEST_WEIGHT = String(DEFAULT_SCHEME.largestWeight);
 
 const { values } = parseArgs({
   options: {
@@ -140,6 +144,7 @@ const { values } = parseArgs({
     'mlp-cost-power': { type: 'string', default: '0' },
     'cnn-late-from': { type: 'string', default: LATE.from }, 'cnn-late-sampling': { type: 'string', default: LATE.sampling }, 'cnn-late-groups': { type: 'string', default: LATE.groups },
     'mlp-late-from': { type: 'string', default: LATE.from }, 'mlp-late-sampling': { type: 'string', default: LATE.sampling }, 'mlp-late-groups': { type: 'string', default: LATE.groups },
+    'cnn-largest-weight': { type: 'string', default: LARGEST_WEIGHT }, 'mlp-largest-weight': { type: 'string', default: LARGEST_WEIGHT },
     'cnn-augment': { type: 'boolean', default: false }, 'cnn-label-smoothing': { type: 'string', default: '0' },
     'cnn-sorted': { type: 'string' },
     'cnn-twins-from': { type: 'string' },
@@ -174,7 +179,8 @@ function int(name: keyof typeof values, s: string | undefined): number | undefin
 const need = (name: keyof typeof values) => int(name, values[name] as string)!;
 /** --<arch>-distill, --<arch>-sampling and --<arch>-groups: the sorted run's scheme (both CNN studies share the cnn flags). */
 const scheme = (arch: 'mlp' | 'cnn') => ({ distill: numberFlag('bench/quality.ts', `${arch}-distill`, values[`${arch}-distill`])!, sampling: values[`${arch}-sampling`] as Sampling, groups: need(`${arch}-groups`), costPower: numberFlag('bench/quality.ts', `${arch}-cost-power`, values[`${arch}-cost-power`])!,
-  lateFrom: numberFlag('bench/quality.ts', `${arch}-late-from`, values[`${arch}-late-from`])!, lateSampling: values[`${arch}-late-sampling`] as Sampling, lateGroups: need(`${arch}-late-groups`) });
+  lateFrom: numberFlag('bench/quality.ts', `${arch}-late-from`, values[`${arch}-late-from`])!, lateSampling: values[`${arch}-late-sampling`] as Sampling, lateGroups: need(`${arch}-late-groups`),
+  largestWeight: numberFlag('bench/quality.ts', `${arch}-largest-weight`, values[`${arch}-largest-weight`])! });
 /** --cnn-augment and --cnn-label-smoothing: flips and 2-pixel shifts of the training images, and smoothed targets, for the sorted run and its twins alike. */
 const dataRecipe = () => ({ augment: values['cnn-augment'] === true, labelSmoothing: numberFlag('bench/quality.ts', 'cnn-label-smoothing', values['cnn-label-smoothing'])! });
 const list = (name: keyof typeof values) => (values[name] as string).split(',').map((x) => {

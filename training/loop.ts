@@ -86,7 +86,7 @@ export async function train(options: TrainOptions = {}): Promise<TrainResult> {
   const weight = costWeight((l) => mlpMacs(mlpConfig, l, depth), config.costPower);
   const adam = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: config.weightDecay };
   const optimizer = new AdamW({ lr: config.lr, ...adam });
-  const stepOptions = { distill: config.distill > 0 ? { alpha: config.distill, temperature: config.distillTemperature } : undefined };
+  const stepOptions = { distill: config.distill > 0 ? { alpha: config.distill, temperature: config.distillTemperature } : undefined, largestWeight: config.largestWeight };
 
   // Schedule: whole batches only; a split smaller than a batch is one batch.
   const batchSize = Math.min(config.batch, data.train.n);

@@ -16,7 +16,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Reduce } from './config.js';
 import { softmaxCrossEntropy } from './models/loss.js';
 import type { SortedMlp } from './models/mlp.js';
-import { applyTo, sortedStep, type StepObjective } from './scheme/objective.js';
+import { applyTo, largestOf, sortedStep, type StepObjective } from './scheme/objective.js';
 import { passesOf } from './scheme/sampling.js';
 import { widthUnits, type Levels } from './spec.js';
 
@@ -33,6 +33,8 @@ export interface StepOptions {
   distill?: { alpha: number; temperature: number };
   /** Weight of a subnet's loss by its depth (the GPT's `exitWeights`). @defaultValue 1 for every depth */
   depthWeight?: (depth: number) => number;
+  /** The largest subnet's loss counts this many times when it trains (`largestWeight`). @defaultValue 1 */
+  largestWeight?: number;
   /**
    * Label smoothing ε: the hard targets become `(1 - ε) · one-hot + ε / classes` (the CNN's
    * `labelSmoothing`; the MLP step honours it too, the GPT's does not). @defaultValue 0
@@ -69,6 +71,7 @@ export function mlpObjective(model: SortedMlp, x: tf.Tensor2D, y: tf.Tensor2D, s
     passes,
     scale: reduce === 'mean' ? 1 / passes.reduce((n, p) => n + p.depths.length, 0) : 1,
     distill: opts.distill && { ...opts.distill, teacher: { depth: model.depth, width: 1 } },
+    largest: largestOf({ depth: model.depth, width: 1 }, opts.largestWeight),
   };
 }
 

@@ -30,7 +30,7 @@ import { Rng } from './rng.js';
 import { AdamW } from './scheme/adamw.js';
 import { loadStep } from './scheme/batches.js';
 import { checkScheme, DEFAULT_SCHEME, samplingAt, type SchemeConfig } from './scheme/config.js';
-import { applyTo, sortedStep } from './scheme/objective.js';
+import { applyTo, largestOf, sortedStep } from './scheme/objective.js';
 import { sha256Of } from './scheme/resume.js';
 import { costWeight, passesOf, planStep } from './scheme/sampling.js';
 import { checkLoss, ResumeSession, StepTimer, type TrainingParts } from './scheme/session.js';
@@ -174,6 +174,7 @@ export function cnnTrainStep(model: SortedCnn, optimizer: tf.Optimizer, x: Float
       passes,
       scale: reduce === 'mean' ? 1 / count : 1,
       distill: opts.distill && { ...opts.distill, teacher: { depth: model.depth, width: 1 } },
+      largest: largestOf({ depth: model.depth, width: 1 }, opts.largestWeight),
     }, applyTo(optimizer));
     return hard.reduce((a, b) => a + b, 0) / hard.length;
   });
@@ -204,7 +205,7 @@ export async function trainCnn(options: CnnTrainOptions = {}): Promise<CnnTrainR
   const weight = costWeight((l) => cnnMacs(cnnConfig, dims, l), config.costPower);
   const adam = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: config.weightDecay };
   const optimizer = new AdamW({ lr: config.lr, ...adam });
-  const stepOptions: StepOptions = { distill: config.distill > 0 ? { alpha: config.distill, temperature: config.distillTemperature } : undefined, labelSmoothing: config.labelSmoothing };
+  const stepOptions: StepOptions = { distill: config.distill > 0 ? { alpha: config.distill, temperature: config.distillTemperature } : undefined, labelSmoothing: config.labelSmoothing, largestWeight: config.largestWeight };
   const calibrationN = Math.min(config.calibrationImages, data.train.n);
 
   const batchSize = Math.min(config.batch, data.train.n);

@@ -240,7 +240,7 @@ export async function trainGpt(options: GptTrainOptions = {}): Promise<GptTrainR
       optimizer.learningRate = lr;
       const phase = samplingAt(config, step, config.steps);
       const plan = planStep(dims, phase.groups, phase.sampling, rng, weight);
-      const hard = lmStep(model, optimizer, sampleWindows(trainTokens, config.batch, config.context, rng), plan.passes, { distill, depthWeight });
+      const hard = lmStep(model, optimizer, sampleWindows(trainTokens, config.batch, config.context, rng), plan.passes, { distill, depthWeight, largestWeight: config.largestWeight });
       const loss = hard.reduce((a, b) => a + b, 0) / hard.length;
       checkLoss(loss, step, config.lr);
       losses.push(loss);

@@ -62,13 +62,16 @@ void test('gpt flags are checked and named', async (t) => {
   assert.match(l.err, /--late-from: 1\.5\. Fix: use a fraction of the steps in \(0, 1\]/);
   const g = await runCli(t, ['train', '--late-from', '0.5', '--late-groups', '1']);
   assert.match(g.err, /--late-groups: 1\. Fix: sandwich sampling needs 2 or more/);
+  const w = await runCli(t, ['train', '--arch', 'cnn', '--largest-weight', '0', '--limit-train', '1']);
+  assert.equal(w.code, 2);
+  assert.match(w.err, /--largest-weight: 0\. Fix: use a weight in \(0, 100\]/);
 });
 
 void test('--help of every arch lists the training-scheme flags with defaults', async (t) => {
   for (const argv of [['train', '--help'], ['train', '--arch', 'cnn', '--help'], ['train', '--arch', 'gpt', '--help']]) {
     const r = await runCli(t, argv);
     assert.equal(r.code, 0);
-    for (const flag of ['--sampling', '--distill A', '--distill-temperature', '--weight-decay', '--cost-power P', '--late-from F', '--late-sampling MODE', '--late-groups N', '--checkpoint-every', '--resume']) assert.ok(r.out.includes(flag), `${argv.join(' ')}: ${flag}`);
+    for (const flag of ['--sampling', '--distill A', '--distill-temperature', '--weight-decay', '--cost-power P', '--late-from F', '--late-sampling MODE', '--late-groups N', '--largest-weight W', '--checkpoint-every', '--resume']) assert.ok(r.out.includes(flag), `${argv.join(' ')}: ${flag}`);
     assert.match(r.out, /all-exits/);
     assert.match(r.out, /\(default 0: never\)/);
   }

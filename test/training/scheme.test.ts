@@ -339,6 +339,42 @@ void test('GPT exit weights: each depth exit\'s loss is scaled by its weight (we
   assert.deepEqual(resolveGptConfig({}).exitWeights, []);
 });
 
+void test('largest weight: the full subnet\'s loss counts W times in a step where it trains, the others once; bad weights name their field', () => {
+  const x = data.train.images.subarray(0, 8 * 784);
+  const labels = data.train.labels.subarray(0, 8);
+  const cnn = SortedCnn.init({ imageSize: 28, inChannels: 1, classes: 10, channels: 4, stages: 2, blocks: 2, stemStride: 2 }, new Rng(5));
+  const full = { depth: 2, width: 1 };
+  const small = { depth: 1, width: 0.5 };
+  // The step's gradients (summed losses), read by an optimizer that applies nothing.
+  const grads = (subnets: { depth: number; width: number }[], largestWeight?: number): Float32Array[] => {
+    let out: Float32Array[] = [];
+    const before = tf.memory().numTensors;
+    const reader = { applyGradients: (gs: { tensor?: tf.Tensor }[]) => void (out = gs.map((g) => Float32Array.from(g.tensor?.dataSync() ?? new Float32Array(0)))) };
+    cnnTrainStep(cnn, reader as unknown as tf.Optimizer, x, labels, 8, subnets, 'sum', { largestWeight });
+    assert.equal(tf.memory().numTensors, before, 'a weighted step leaves no tensors behind');
+    return out;
+  };
+  const both = grads([full, small]);
+  const bigOnly = grads([full]);
+  const smallOnly = grads([small]);
+  const weighted = grads([full, small], 3);
+  const smallWeighted = grads([small], 3);
+  assert.ok(bigOnly.some((g) => g.some((v) => v !== 0)) && smallOnly.some((g) => g.some((v) => v !== 0)), 'both subnets have gradients');
+  for (let i = 0; i < both.length; i++) {
+    assert.deepEqual(grads([full, small], 1)[i], both[i], 'weight 1 is the plain step');
+    const expect = bigOnly[i]!.length ? bigOnly[i]!.map((v, j) => 3 * v + (smallOnly[i]![j] ?? 0)) : smallOnly[i]!;
+    assert.ok(maxAbsDiff(weighted[i]!, expect) < 1e-5, `variable ${i}: 3 x the full subnet's gradient + the small one's`);
+    assert.deepEqual(smallWeighted[i], smallOnly[i], 'a step without the full subnet is unchanged');
+  }
+  cnn.dispose();
+  const isField = (e: unknown) => e instanceof SortedNetError && e.field === 'largestWeight';
+  assert.throws(() => resolveCnnConfig({ largestWeight: 0 }), isField);
+  assert.throws(() => resolveConfig({ largestWeight: -2 }), isField);
+  assert.throws(() => resolveGptConfig({ largestWeight: Number.NaN }), isField);
+  assert.equal(resolveCnnConfig({}).largestWeight, 1);
+  assert.equal(resolveGptConfig({ largestWeight: 2.5 }).largestWeight, 2.5);
+});
+
 void test('label smoothing: targets (1 - e) one-hot + e / classes, and the CNN and MLP steps train against them', () => {
   const t = smoothTargets(tf.cast(tf.oneHot(tf.tensor1d([2, 0], 'int32'), 4), 'float32') as tf.Tensor2D, 0.2);
   assert.deepEqual(Array.from(t.dataSync()).map((v) => Math.round(v * 1e6) / 1e6), [0.05, 0.05, 0.85, 0.05, 0.85, 0.05, 0.05, 0.05]);

@@ -44,6 +44,12 @@ export interface SchemeConfig {
   lateSampling: Sampling;
   /** The late phase's subnets (or width groups) per step (see `lateFrom`). @defaultValue 3 */
   lateGroups: number;
+  /**
+   * The largest subnet's loss counts this many times in a step where it trains (the others
+   * count once): more of the shared weights' update goes its way without the cost of drawing
+   * it more often. 1 is SortedNet's equal weighting. @defaultValue 1
+   */
+  largestWeight: number;
 }
 
 export const DEFAULT_SCHEME: Readonly<Omit<SchemeConfig, 'sampling' | 'groups'>> = Object.freeze({
@@ -55,6 +61,7 @@ export const DEFAULT_SCHEME: Readonly<Omit<SchemeConfig, 'sampling' | 'groups'>>
   lateFrom: 1,
   lateSampling: 'sandwich',
   lateGroups: 3,
+  largestWeight: 1,
 });
 
 /** The first step (0-based) of the late phase of a run of `totalSteps`, or undefined with one phase. */
@@ -86,6 +93,7 @@ export function checkScheme(c: SchemeConfig, fail: (field: keyof SchemeConfig, f
   if (!SAMPLINGS.includes(c.lateSampling)) fail('lateSampling', `use ${SAMPLINGS.join(', ')}`);
   if (!Number.isInteger(c.lateGroups) || c.lateGroups < 1) fail('lateGroups', 'use a whole number >= 1');
   if (SANDWICH_SAMPLINGS.includes(c.lateSampling) && c.lateGroups < 2) fail('lateGroups', SANDWICH_NEEDS_TWO);
+  if (!(typeof c.largestWeight === 'number' && c.largestWeight > 0 && c.largestWeight <= 100)) fail('largestWeight', 'use a weight in (0, 100], e.g. 2 (1 weighs every subnet alike)');
 }
 
 /** CLI flags of the shared scheme settings (sampling and groups stay with each command). */
@@ -93,13 +101,14 @@ export const SCHEME_OPTIONS: OptionSpec = {
   distill: { type: 'string' }, 'distill-temperature': { type: 'string' }, 'weight-decay': { type: 'string' },
   'checkpoint-every': { type: 'string' }, 'cost-power': { type: 'string' }, resume: { type: 'boolean' },
   'late-from': { type: 'string' }, 'late-sampling': { type: 'string' }, 'late-groups': { type: 'string' },
+  'largest-weight': { type: 'string' },
 };
 
 type SchemeKey = Exclude<keyof SchemeConfig, 'sampling' | 'groups'>;
 
 export const SCHEME_FLAG_OF: Record<SchemeKey, string> = {
   distill: '--distill', distillTemperature: '--distill-temperature', weightDecay: '--weight-decay', checkpointEvery: '--checkpoint-every', costPower: '--cost-power',
-  lateFrom: '--late-from', lateSampling: '--late-sampling', lateGroups: '--late-groups',
+  lateFrom: '--late-from', lateSampling: '--late-sampling', lateGroups: '--late-groups', largestWeight: '--largest-weight',
 };
 
 /** The scheme settings given on the command line (undefined where absent). */
@@ -114,6 +123,7 @@ export function schemeFlags(cmd: string, v: Record<string, unknown>): Partial<Om
     lateFrom: numberFlag(cmd, 'late-from', str('late-from')),
     lateSampling: choiceFlag(cmd, 'late-sampling', str('late-sampling'), SAMPLINGS),
     lateGroups: numberFlag(cmd, 'late-groups', str('late-groups'), true),
+    largestWeight: numberFlag(cmd, 'largest-weight', str('largest-weight')),
   };
 }
 
@@ -135,6 +145,8 @@ export function schemeHelp(col: number, defaultAt: number, D: Omit<SchemeConfig,
   line('', '--late-sampling and --late-groups instead');
   line('--late-sampling MODE', 'the late phase\'s sampling', D.lateSampling);
   line('--late-groups N', 'the late phase\'s subnets per step', String(D.lateGroups));
+  line('--largest-weight W', 'the largest subnet\'s loss counts W times when', String(D.largestWeight));
+  line('', 'it trains (the others once)');
   line('--checkpoint-every N', 'write <out>.resume.safetensors every N steps', `${D.checkpointEvery}: never`);
   line('--resume', 'continue from <out>.resume.safetensors (same data;');
   line('', 'the run keeps its config: flags given must match it)');

@@ -47,6 +47,13 @@ export interface StepObjective<S = unknown> {
   distill?: DistillOptions;
   /** Weight of a subnet's loss by its depth (e.g. to favour shallow exits). @defaultValue 1 for every depth */
   depthWeight?: (depth: number) => number;
+  /** The largest subnet and the weight of its loss when it trains (`largestWeight`). @defaultValue weight 1 */
+  largest?: { levels: Levels; weight: number };
+}
+
+/** `StepObjective.largest` for a `largestWeight` option: undefined when the weight is 1 or unset. */
+export function largestOf(levels: Levels, weight: number | undefined): StepObjective['largest'] {
+  return weight === undefined || weight === 1 ? undefined : { levels, weight };
 }
 
 const sameLevels = (a: Levels, b: Levels): boolean => {
@@ -106,7 +113,8 @@ export function sortedStep<S>(o: StepObjective<S>, apply: (grads: VariableGradie
           const h = o.hardLoss(logits[i]!);
           hards[k]!.push(h);
           const loss = targets && !isTeacher(pass, depth) ? distilled(h, logits[i]!, targets, d!.alpha) : h;
-          const w = o.depthWeight?.(depth) ?? 1;
+          const big = o.largest && sameLevels({ depth, ...pass.levels }, o.largest.levels) ? o.largest.weight : 1;
+          const w = (o.depthWeight?.(depth) ?? 1) * big;
           losses.push(w === 1 ? loss : tf.mul(loss, w));
         });
       }
