@@ -170,10 +170,12 @@ void test('trainGpt: a short run writes a checkpoint the packager accepts, token
   const half = Math.floor(fixture.length * 0.8);
   const { checkpoint, subnets, losses } = await trainGpt({
     steps: 6, batch: 4, context: 16, dModel: 16, layers: 2, heads: 2, ffnHidden: 32, vocabSize: 300,
-    depths: [1, 2], headLevels: [1, 2], ffnLevels: [0.5, 1], warmupSteps: 2, backend: 'wasm',
+    depths: [1, 2], headLevels: [1, 2], ffnLevels: [0.5, 1], warmupSteps: 2, backend: 'wasm', lateFrom: 0.5, largestWeight: 2,
     data: { train: [fixture.slice(0, half)], test: [fixture.slice(half)], name: 'fixture', source: 'test/fixtures/lm-tiny.txt' },
   });
   assert.equal(losses.length, 6);
+  const objective = String(checkpoint.spec.training.objective);
+  assert.match(objective, /the full model's loss counted 2 times; from step 3 on sandwich with 3 a step$/, 'the checkpoint names the weight and the late phase');
   assert.deepEqual(subnets.map((s) => s.id), latticeOf({ depth: [1, 2], heads: [1, 2], ffn: [0.5, 1] }).map(subnetId));
   assert.ok(subnets.every((s) => Number.isFinite(s.metrics.perplexity)));
   const ckpt = decodeCheckpoint(encodeCheckpoint(checkpoint));

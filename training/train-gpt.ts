@@ -263,6 +263,7 @@ export async function trainGpt(options: GptTrainOptions = {}): Promise<GptTrainR
           ? 'all-exits: sum over depth levels of the mean token cross-entropy, per sampled (heads, ffn) group'
           : `${config.sampling}: sum over the sampled subnets of the mean token cross-entropy`)
           + (config.exitWeights.length ? `, weighted by depth (${config.depths.map((d, i) => `d${d} ${config.exitWeights[i]}`).join(', ')})` : '')
+          + (config.largestWeight !== 1 ? `, the full model's loss counted ${config.largestWeight} times` : '')
           + (lateStart(config, config.steps) !== undefined ? `; from step ${lateStart(config, config.steps)} on ${config.lateSampling} with ${config.lateGroups} a step` : ''),
         optimizer: { name: config.weightDecay > 0 ? 'adamw' : 'adam', ...adam },
         lrSchedule: 'linear warm-up then cosine decay',
