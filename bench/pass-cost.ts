@@ -24,6 +24,7 @@ import { Rng } from '../training/rng.js';
 import { costWeight, planStep, type Sampling } from '../training/scheme/sampling.js';
 import { latticeOf, subnetId, type Levels } from '../training/spec.js';
 import { cnnTrainStep } from '../training/train-cnn.js';
+import { cnnTwinConfig } from './quality-studies.js';
 
 const { values } = parseArgs({ options: { steps: { type: 'string', default: '4' }, rounds: { type: 'string', default: '3' } } });
 const STEPS = Number(values.steps);
@@ -44,7 +45,7 @@ const RECIPES: [string, Sampling, number, number][] = [
 
 const backend = await initBackend('wasm');
 const rng = new Rng(1);
-const x = new Float32Array(BATCH * 28 * 28).map(() => rng.next());
+const x = new Float32Array(BATCH * CONFIG.imageSize ** 2).map(() => rng.next());
 const labels = new Uint8Array(BATCH).map(() => rng.int(10));
 const lattice = latticeOf(DIMS);
 const macs = (l: Levels) => cnnMacs(CONFIG, DIMS, l);
@@ -53,10 +54,11 @@ const fullMacs = macs(lattice.at(-1)!);
 const sorted = SortedCnn.init(CONFIG, new Rng(0));
 const sortedOpt = tf.train.adam(1e-3);
 const cases = lattice.map((l) => {
-  const twin = SortedCnn.init({ ...CONFIG, channels: Math.round(l.width! * CONFIG.channels), blocks: l.depth! }, new Rng(0));
+  // The quality study's twin of this subnet (every width of this lattice has an exact one).
+  const { channels, blocks } = cnnTwinConfig(CONFIG, l)!;
+  const twin = SortedCnn.init({ ...CONFIG, channels: channels!, blocks: blocks! }, new Rng(0));
   const twinOpt = tf.train.adam(1e-3);
   return {
-    levels: l,
     sorted: () => void cnnTrainStep(sorted, sortedOpt, x, labels, BATCH, [l], 'mean'),
     twin: () => void cnnTrainStep(twin, twinOpt, x, labels, BATCH, [{ depth: l.depth!, width: 1 }], 'mean'),
     dispose: () => twin.dispose(),

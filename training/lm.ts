@@ -19,7 +19,7 @@ import { SortedNetError } from '../runtime/errors.js';
 import { gptMacs, gptParams, type SortedGpt } from './models/gpt.js';
 import { lmCrossEntropy } from './models/gpt-ops.js';
 import type { Rng } from './rng.js';
-import { applyTo, largestOf, sortedStep } from './scheme/objective.js';
+import { applyTo, sortedStep } from './scheme/objective.js';
 import type { Pass } from './scheme/sampling.js';
 import { latticeOf, subnetId, type Dim, type Levels, type SubnetSpec } from './spec.js';
 import type { StepOptions } from './step.js';
@@ -73,9 +73,10 @@ export function lmStep(model: SortedGpt, optimizer: tf.Optimizer, batch: LmBatch
       hardLoss: (logits) => lmCrossEntropy(logits, targets),
       passes,
       scale: 1,
-      distill: opts.distill && { ...opts.distill, teacher: { depth: model.depth, heads: model.config.heads, ffn: 1 } },
+      full: { depth: model.depth, heads: model.config.heads, ffn: 1 },
+      distill: opts.distill,
       depthWeight: opts.depthWeight,
-      largest: largestOf({ depth: model.depth, heads: model.config.heads, ffn: 1 }, opts.largestWeight),
+      largestWeight: opts.largestWeight,
     }, applyTo(optimizer));
   });
 }

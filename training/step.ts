@@ -16,7 +16,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Reduce } from './config.js';
 import { softmaxCrossEntropy } from './models/loss.js';
 import type { SortedMlp } from './models/mlp.js';
-import { applyTo, largestOf, sortedStep, type StepObjective } from './scheme/objective.js';
+import { applyTo, sortedStep, type StepObjective } from './scheme/objective.js';
 import { passesOf } from './scheme/sampling.js';
 import { widthUnits, type Levels } from './spec.js';
 
@@ -70,8 +70,9 @@ export function mlpObjective(model: SortedMlp, x: tf.Tensor2D, y: tf.Tensor2D, s
     hardLoss: (logits) => softmaxCrossEntropy(logits, targets),
     passes,
     scale: reduce === 'mean' ? 1 / passes.reduce((n, p) => n + p.depths.length, 0) : 1,
-    distill: opts.distill && { ...opts.distill, teacher: { depth: model.depth, width: 1 } },
-    largest: largestOf({ depth: model.depth, width: 1 }, opts.largestWeight),
+    full: { depth: model.depth, width: 1 },
+    distill: opts.distill,
+    largestWeight: opts.largestWeight,
   };
 }
 

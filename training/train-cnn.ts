@@ -30,7 +30,7 @@ import { Rng } from './rng.js';
 import { AdamW } from './scheme/adamw.js';
 import { loadStep } from './scheme/batches.js';
 import { checkScheme, DEFAULT_SCHEME, samplingAt, type SchemeConfig } from './scheme/config.js';
-import { applyTo, largestOf, sortedStep } from './scheme/objective.js';
+import { applyTo, sortedStep } from './scheme/objective.js';
 import { sha256Of } from './scheme/resume.js';
 import { costWeight, passesOf, planStep } from './scheme/sampling.js';
 import { checkLoss, ResumeSession, StepTimer, type TrainingParts } from './scheme/session.js';
@@ -173,8 +173,9 @@ export function cnnTrainStep(model: SortedCnn, optimizer: tf.Optimizer, x: Float
       hardLoss: (logits) => softmaxCrossEntropy(logits, ys),
       passes,
       scale: reduce === 'mean' ? 1 / count : 1,
-      distill: opts.distill && { ...opts.distill, teacher: { depth: model.depth, width: 1 } },
-      largest: largestOf({ depth: model.depth, width: 1 }, opts.largestWeight),
+      full: { depth: model.depth, width: 1 },
+      distill: opts.distill,
+      largestWeight: opts.largestWeight,
     }, applyTo(optimizer));
     return hard.reduce((a, b) => a + b, 0) / hard.length;
   });

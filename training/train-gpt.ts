@@ -255,6 +255,7 @@ export async function trainGpt(options: GptTrainOptions = {}): Promise<GptTrainR
     const evalStarted = performance.now();
     const subnets = evaluateGpt(model, testTokens, dims, { seq: config.context });
     emit({ type: 'eval', subnets });
+    const late = lateStart(config, config.steps);
     const checkpoint: Checkpoint = {
       spec: spec(subnets, {
         ...config,
@@ -264,7 +265,7 @@ export async function trainGpt(options: GptTrainOptions = {}): Promise<GptTrainR
           : `${config.sampling}: sum over the sampled subnets of the mean token cross-entropy`)
           + (config.exitWeights.length ? `, weighted by depth (${config.depths.map((d, i) => `d${d} ${config.exitWeights[i]}`).join(', ')})` : '')
           + (config.largestWeight !== 1 ? `, the full model's loss counted ${config.largestWeight} times` : '')
-          + (lateStart(config, config.steps) !== undefined ? `; from step ${lateStart(config, config.steps)} on ${config.lateSampling} with ${config.lateGroups} a step` : ''),
+          + (late !== undefined ? `; from step ${late} on ${config.lateSampling} with ${config.lateGroups} a step` : ''),
         optimizer: { name: config.weightDecay > 0 ? 'adamw' : 'adam', ...adam },
         lrSchedule: 'linear warm-up then cosine decay',
         trainTokensSeen: config.steps * config.batch * config.context,

@@ -10,7 +10,7 @@
  * const hard = sortedStep({
  *   variables: model.variables(), forward: (levels, depths) => model.forwardDepths(x, units(levels), depths),
  *   hardLoss: (logits) => softmaxCrossEntropy(logits, y), passes, scale: 1 / plan.subnets.length,
- *   distill: { alpha: 0.5, temperature: 1, teacher: { depth: 3, width: 1 } },
+ *   full: { depth: 3, width: 1 }, distill: { alpha: 0.5, temperature: 1 },
  * }, applyTo(optimizer));
  * hard; // [0.41, 0.87, ...] each trained subnet's cross-entropy, in pass order
  */
@@ -25,8 +25,6 @@ export interface DistillOptions {
   alpha: number;
   /** Softmax temperature T. */
   temperature: number;
-  /** The teaching subnet (the full one); its own loss stays the hard loss. */
-  teacher: Levels;
 }
 
 export interface StepObjective<S = unknown> {
@@ -44,16 +42,14 @@ export interface StepObjective<S = unknown> {
   passes: readonly Pass[];
   /** Multiplies the summed subnet losses: 1 / subnets for a mean, 1 for a sum. */
   scale: number;
+  /** The full (largest) subnet: distillation's teacher, and the subnet `largestWeight` weighs. */
+  full: Levels;
+  /** In-place distillation from `full`, whose own loss stays the hard loss. @defaultValue off */
   distill?: DistillOptions;
   /** Weight of a subnet's loss by its depth (e.g. to favour shallow exits). @defaultValue 1 for every depth */
   depthWeight?: (depth: number) => number;
-  /** The largest subnet and the weight of its loss when it trains (`largestWeight`). @defaultValue weight 1 */
-  largest?: { levels: Levels; weight: number };
-}
-
-/** `StepObjective.largest` for a `largestWeight` option: undefined when the weight is 1 or unset. */
-export function largestOf(levels: Levels, weight: number | undefined): StepObjective['largest'] {
-  return weight === undefined || weight === 1 ? undefined : { levels, weight };
+  /** The full subnet's loss counts this many times when it trains (`largestWeight`). @defaultValue 1 */
+  largestWeight?: number;
 }
 
 const sameLevels = (a: Levels, b: Levels): boolean => {
@@ -80,7 +76,8 @@ export function applyTo(optimizer: tf.Optimizer): (grads: VariableGradients) => 
 export function sortedStep<S>(o: StepObjective<S>, apply: (grads: VariableGradients) => void): number[] {
   return tf.tidy(() => {
     const d = o.distill && o.distill.alpha > 0 ? o.distill : undefined;
-    const isTeacher = (pass: Pass, depth: number): boolean => d !== undefined && sameLevels({ depth, ...pass.levels }, d.teacher);
+    const isFull = (pass: Pass, depth: number): boolean => sameLevels({ depth, ...pass.levels }, o.full);
+    const isTeacher = (pass: Pass, depth: number): boolean => d !== undefined && isFull(pass, depth);
     // When the teacher trains this step (sandwich: always), its own pass gives the soft targets:
     // they only enter the KL's custom gradient as constants, so no gradient reaches them, and the
     // step saves a forward pass of the largest subnet. Otherwise the teacher runs first, outside
@@ -88,7 +85,7 @@ export function sortedStep<S>(o: StepObjective<S>, apply: (grads: VariableGradie
     const first = o.passes.findIndex((p) => p.depths.some((depth) => isTeacher(p, depth)));
     const inPlan = first >= 0;
     let targets = d && !inPlan ? softTargets(tf.tidy(() => {
-      const { depth, ...levels } = d.teacher;
+      const { depth, ...levels } = o.full;
       return o.forward(levels, [depth!])[0]!;
     }), d.temperature) : undefined;
     let hard: tf.Tensor | undefined;
@@ -113,8 +110,7 @@ export function sortedStep<S>(o: StepObjective<S>, apply: (grads: VariableGradie
           const h = o.hardLoss(logits[i]!);
           hards[k]!.push(h);
           const loss = targets && !isTeacher(pass, depth) ? distilled(h, logits[i]!, targets, d!.alpha) : h;
-          const big = o.largest && sameLevels({ depth, ...pass.levels }, o.largest.levels) ? o.largest.weight : 1;
-          const w = (o.depthWeight?.(depth) ?? 1) * big;
+          const w = (o.depthWeight?.(depth) ?? 1) * (o.largestWeight !== undefined && isFull(pass, depth) ? o.largestWeight : 1);
           losses.push(w === 1 ? loss : tf.mul(loss, w));
         });
       }
