@@ -38,6 +38,8 @@ export interface TensorBytes {
   dims: number[];
   dtype: DType;
   bytes: Uint8Array;
+  /** Where `bytes` start in the packed file (stored blocks; sessions read those as external data). */
+  at?: number;
   /** Writes the bytes straight into `dst` at `at` (folded tensors: skips building `bytes`). */
   write?(dst: Uint8Array, at: number): void;
 }

@@ -8,5 +8,6 @@
  * const model = await SortedModel.load('lm.onnx', { ort }); // a gpt model loads too
  */
 import './archs.js';
+import './cache.js';
 
 export * from './core.js';

@@ -2,7 +2,8 @@
  * The file's bytes as the runtime sees them: the manifest first, then verified prefixes. Each
  * segment (manifest `segments`) is checked against its SHA-256 with WebCrypto as it arrives.
  * Downloads report progress in the shape transformers.js uses, can be kept in the browser's
- * Cache API, and continue in the background after the first subnet can run.
+ * Cache API (through a registered `SegmentStore`), and continue in the background after the first
+ * subnet can run.
  *
  * @example
  * const bytes = await ModelBytes.open(openSource(url, {}), { emit: console.log });
@@ -29,6 +30,24 @@ export interface BytesOptions {
   emit?: (e: ProgressEvent) => void;
 }
 
+/**
+ * Where verified segments are kept between loads (`load(src, { cache })`): the Cache API store of
+ * runtime/cache.ts, which registers itself when imported (Node's entries import it; browsers
+ * import 'sortednet/runtime/cache', which keeps it out of the core bundle).
+ */
+export interface SegmentStore {
+  /** Keep a verified segment of file `name`. */
+  put(cache: string, name: string, sha256: string, bytes: Uint8Array): Promise<void>;
+  /** Supply `src` with kept segments that continue its bytes, up to `end`. */
+  fill(cache: string, name: string, segments: readonly (SegmentEntry & { start: number })[], src: ByteSource, end: number): Promise<void>;
+}
+
+let store: SegmentStore | undefined;
+
+export function registerSegmentStore(s: SegmentStore): void {
+  store = s;
+}
+
 const hex = (b: ArrayBuffer): string => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, '0')).join('');
 
 export class ModelBytes {
@@ -51,6 +70,7 @@ export class ModelBytes {
   }
 
   static async open(src: ByteSource, opts: BytesOptions = {}): Promise<ModelBytes> {
+    if (opts.cache && !store) raise('BAD_OPTION', '<api>', 'load().cache', `"${opts.cache}", but no segment store is loaded`, "import 'sortednet/runtime/cache' once before load()");
     const file = src.name.split(/[/\\]/).pop() ?? src.name;
     const event = (status: 'initiate' | 'progress' | 'done', loaded: number, total = loaded): void =>
       opts.emit?.({ status, name: src.name, file, loaded, total, progress: total ? (100 * loaded) / total : 0 });
@@ -93,7 +113,7 @@ export class ModelBytes {
 
   /** The first `end` bytes (at least), verification started; await `verified(end)` before trusting them. */
   async upTo(end: number): Promise<Uint8Array> {
-    if (this.#opts.cache) await this.#fromCache(end);
+    if (this.#opts.cache) await store?.fill(this.#opts.cache, this.name, this.#segments, this.src, end);
     const bytes = await this.src.prefix(end);
     this.#held = Math.max(this.#held, this.src.size !== undefined && bytes.length >= this.src.size ? Infinity : bytes.length);
     this.#segments.forEach((s, i) => {
@@ -121,29 +141,6 @@ export class ModelBytes {
     if (got !== s.sha256) {
       raise('BAD_ONNX', this.name, `sortednet.segments[${i}]`, `bytes ${s.start}-${s.end} hash to ${got}, not ${s.sha256}`, 'download the file again (and clear caches); if it persists, re-pack it');
     }
-    if (this.#opts.cache && this.src.remote && globalThis.caches) await this.#toCache(s.sha256, bytes).catch(() => undefined);
-  }
-
-  /** Cache key of a segment: the URL plus its hash, so a changed file never hits a stale entry. */
-  #key(sha256: string): string {
-    return `${this.name}${this.name.includes('?') ? '&' : '?'}sortednet-sha256=${sha256}`;
-  }
-
-  async #toCache(sha256: string, bytes: Uint8Array): Promise<void> {
-    await (await caches.open(this.#opts.cache!)).put(this.#key(sha256), new Response(bytes as Uint8Array<ArrayBuffer>));
-  }
-
-  /** Supply cached segments that continue the bytes held so far. */
-  async #fromCache(end: number): Promise<void> {
-    if (!this.src.supply || !globalThis.caches) return;
-    const cache = await caches.open(this.#opts.cache!);
-    for (const s of this.#segments) {
-      const have = (await this.src.prefix(0)).length;
-      if (s.end <= have) continue;
-      if (s.start > have || s.start >= end) return;
-      const hit = await cache.match(this.#key(s.sha256));
-      if (!hit) return;
-      this.src.supply(new Uint8Array(await hit.arrayBuffer()).subarray(have - s.start));
-    }
+    if (this.#opts.cache && this.src.remote) await store?.put(this.#opts.cache, this.name, s.sha256, bytes).catch(() => undefined);
   }
 }

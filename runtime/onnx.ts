@@ -48,29 +48,49 @@ function node(n: GraphNode): WireWriter {
   return w;
 }
 
-/** TensorProto with raw_data last. */
-function tensor(name: string, t: TensorBytes): WireWriter {
+/**
+ * The `path` of the external data that sessions read stored blocks from: ORT's in-memory
+ * `externalData: [{ path: EXTERNAL_DATA, data: fileBytes }]` (sessions.ts).
+ */
+export const EXTERNAL_DATA = 'sortednet.bin';
+
+/**
+ * TensorProto with raw_data last; or, with `external` and a stored block (`t.at`; folded tensors have none), no data
+ * but where it lies in the packed file: external_data {location, offset} and data_location
+ * EXTERNAL (1). ORT reads it from there, so the block is not copied into the encoded model.
+ */
+function tensor(name: string, t: TensorBytes, external?: boolean): WireWriter {
   const w = new WireWriter();
   for (const d of t.dims) w.varintField(1, d);
+  w.varintField(2, DTYPE_CODE[t.dtype]).stringField(8, name);
+  if (external && t.at !== undefined) {
+    return w.message(13, new WireWriter().stringField(1, 'location').stringField(2, EXTERNAL_DATA)).message(13, new WireWriter().stringField(1, 'offset').stringField(2, `${t.at}`)).varintField(14, 1);
+  }
   const size = t.dims.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.dtype];
-  return w.varintField(2, DTYPE_CODE[t.dtype]).stringField(8, name).bytesField(9, t.write ? { length: size, write: t.write } : t.bytes);
+  return w.bytesField(9, t.write ? { length: size, write: t.write } : t.bytes);
 }
 
-/** GraphProto: nodes, name, inputs, outputs, then the initializers in `graph.initializers` order. */
-export function encodeGraph(graph: GraphDef, tensors: Map<string, TensorBytes>): WireWriter {
+/**
+ * GraphProto: nodes, name, inputs, outputs, then the initializers in `graph.initializers` order.
+ * `external`: stored blocks refer to the packed file (see `tensor`) instead of holding their bytes.
+ */
+export function encodeGraph(graph: GraphDef, tensors: Map<string, TensorBytes>, external?: boolean): WireWriter {
   const w = new WireWriter();
   for (const n of graph.nodes) w.message(1, node(n));
   w.stringField(2, graph.name);
   for (const i of graph.inputs) w.message(11, valueInfo(i));
   for (const o of graph.outputs) w.message(12, valueInfo(o));
-  for (const name of graph.initializers) w.message(5, tensor(name, tensors.get(name)!));
+  for (const name of graph.initializers) w.message(5, tensor(name, tensors.get(name)!, external));
   return w;
 }
 
-/** `into(length)` may supply the output buffer (of exactly `length` bytes) to reuse memory. */
-export function encodeModel(graph: GraphDef, tensors: Map<string, TensorBytes>, header: ModelHeader, into?: (length: number) => Uint8Array): Uint8Array {
+/**
+ * `into(length)` may supply the output buffer (of exactly `length` bytes) to reuse memory.
+ * `external`: as `encodeGraph`; the session then needs the packed file's bytes as EXTERNAL_DATA.
+ */
+export function encodeModel(graph: GraphDef, tensors: Map<string, TensorBytes>, header: ModelHeader, into?: (length: number) => Uint8Array, external?: boolean): Uint8Array {
   const w = new WireWriter().varintField(1, IR_VERSION).stringField(2, PRODUCER_NAME).stringField(3, PRODUCER_VERSION);
   w.message(8, new WireWriter().varintField(2, header.opset));
   for (const [k, v] of header.metadata) w.message(14, new WireWriter().stringField(1, k).stringField(2, v));
-  return w.message(7, encodeGraph(graph, tensors)).finish(into);
+  return w.message(7, encodeGraph(graph, tensors, external)).finish(into);
 }

@@ -22,7 +22,8 @@ import { raise, SortedNetError } from './errors.js';
 import { GRAPHS, type SwitchGraph } from './graphs/index.js';
 import type { ModelBytes } from './loader.js';
 import type { SubnetEntry } from './manifest-types.js';
-import { encodeModel } from './onnx.js';
+import type { GraphDef, TensorBytes } from './graph.js';
+import { encodeModel, EXTERNAL_DATA } from './onnx.js';
 import type { OrtLike, OrtSessionLike, OrtTensorLike } from './ort.js';
 import { subnetParts, tensorBytes } from './subnet.js';
 
@@ -203,10 +204,14 @@ export class Engines {
     return e;
   }
 
-  /** A session on the model `build` encodes (into the scratch buffer: ORT has copied it once create resolves). */
-  async #session(build: (into: (n: number) => Uint8Array) => Uint8Array, end: number): Promise<OrtSessionLike> {
-    const options = { ...(this.mode === 'lean' ? LEAN_SESSION : {}), ...this.#opts.sessionOptions };
-    const session = await withScratch((into) => this.#ort.InferenceSession.create(build(into), options));
+  /**
+   * A session on the model that `graph` and `tensors` encode (into the scratch buffer: ORT has
+   * copied it once create resolves). Stored blocks stay in the file's `bytes`, which ORT reads
+   * as external data (onnx.ts `EXTERNAL_DATA`); only folded tensors and constants are encoded.
+   */
+  async #session(graph: GraphDef, tensors: Map<string, TensorBytes>, bytes: Uint8Array, end: number): Promise<OrtSessionLike> {
+    const options = { ...(this.mode === 'lean' ? LEAN_SESSION : {}), externalData: [{ path: EXTERNAL_DATA, data: bytes }], ...this.#opts.sessionOptions };
+    const session = await withScratch((into) => this.#ort.InferenceSession.create(encodeModel(graph, tensors, { opset: this.#bytes.manifest.opset, metadata: [] }, into, true), options));
     try {
       await this.#bytes.verified(end); // hashing ran alongside session creation
     } catch (err) {
@@ -224,7 +229,7 @@ export class Engines {
       const m = this.#bytes.manifest;
       // The extracted file's graph and weights; its metadata (the subnet's entry) is for files, not sessions.
       const { graph, tensors } = subnetParts(m, bytes, s.id, this.#bytes.name);
-      return this.#session((into) => encodeModel(graph, tensors, { opset: m.opset, metadata: [] }, into), s.prefixBytes);
+      return this.#session(graph, tensors, bytes, s.prefixBytes);
     }, () => this.#statics.get(s.id) === e && this.#statics.delete(s.id));
     if (!temporary) this.#evict(s.id);
     return e;
@@ -240,7 +245,7 @@ export class Engines {
       const sw = (e.sw = GRAPHS[m.arch]!.switchGraph!(m));
       const tensors = new Map(sw.consts);
       for (const name of sw.graph.initializers) if (!tensors.has(name)) tensors.set(name, tensorBytes(m, name, bytes, this.#bytes.name));
-      const session = await this.#session((into) => encodeModel(sw.graph, tensors, { opset: m.opset, metadata: [] }, into), end);
+      const session = await this.#session(sw.graph, tensors, bytes, end);
       for (const t of [...this.#statics.values()].filter((x) => x.temporary)) void this.#drop(t);
       // The pinned statics are built now, so the file's bytes can go: every other subnet runs on the switch.
       const pinned = [...this.#pinned].map((p) => (this.#statics.get(p.id) ?? this.#addStatic(p, false)).session);

@@ -36,7 +36,7 @@ function tensorIndex(manifest: Manifest, name: string): number {
 export function tensorBytes(manifest: Manifest, name: string, bytes: Uint8Array, file: string): TensorBytes {
   const i = tensorIndex(manifest, name);
   const fail = (found: string, fix: string): never => raise('BAD_ONNX', file, `sortednet.tensors[${i}] (${name})`, found, fix);
-  if (i < 0) fail('missing from the manifest', 're-pack the checkpoint with this version of sortednet-pack');
+  if (i < 0) fail('missing from the manifest', 're-pack the checkpoint with `sortednet-pack`');
   const t = manifest.tensors[i]!;
   if (t.offset + t.length > bytes.length) {
     fail(`ends at byte ${t.offset + t.length} but only ${bytes.length} bytes are there, so the file is truncated`, 'download or re-pack the file');
@@ -49,7 +49,7 @@ export function tensorBytes(manifest: Manifest, name: string, bytes: Uint8Array,
   if (tagAt < 0 || bytes[tagAt] !== 0x4a || len !== t.length) {
     fail(`offset ${t.offset} does not point at raw_data of ${t.length} bytes (corrupt bytes, or a manifest from another file)`, 're-pack the checkpoint with `sortednet-pack`');
   }
-  return { dims: t.dims, dtype: t.dtype, bytes: bytes.subarray(t.offset, t.offset + t.length) };
+  return { dims: t.dims, dtype: t.dtype, bytes: bytes.subarray(t.offset, t.offset + t.length), at: t.offset };
 }
 
 /**
