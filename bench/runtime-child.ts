@@ -10,16 +10,17 @@
  * one lean instance read 1.8-2.2x the weights over runs where 8 more cost 1.36-1.39x each, and
  * a plain standalone session of the full subnet 1.07-1.41x against 1.135x. The first instance's
  * growth, which also holds ORT's one-time costs for the ops this model uses (kernel code pages,
- * per-thread buffers), is reported beside it.
+ * per-thread buffers), is reported beside it, with its peak while loading (VmHWM, reset before
+ * the load): the file's bytes, the runtime's encode buffer and ORT's copies at once.
  *
  * Run: MALLOC_MMAP_THRESHOLD_=131072 node --expose-gc --import tsx bench/runtime-child.ts <file.onnx> <fast|lean|standalone> <weightBytes> [N] [subnets] [cacheMB]
- * Prints one JSON line: { "mode": "lean", "instances": 4, "rssDeltaBytes": 42000000, "anonDeltaBytes": 41300000, "fileDeltaBytes": 700000, "ratio": 1.04, "firstDeltaBytes": 44000000, "firstRatio": 1.1 }
+ * Prints one JSON line: { "mode": "lean", "instances": 4, "rssDeltaBytes": 42000000, "anonDeltaBytes": 41300000, "fileDeltaBytes": 700000, "ratio": 1.04, "firstDeltaBytes": 44000000, "firstRatio": 1.1, "firstPeakBytes": 90000000, "firstPeakRatio": 2.2 }
  *
  * glibc's malloc raises its mmap threshold after a large free, so freed buffers stay resident
  * and RSS drifts by whatever the process happened to allocate last. The fixed threshold above
  * (the same for every mode) makes large frees return to the system, so RSS counts live memory.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import type { GraphNode } from '../runtime/graph.js';
 import { SortedModel } from '../runtime/node.js';
@@ -72,9 +73,16 @@ async function load(): Promise<{ keep: unknown }> {
   return { keep: model };
 }
 
+/** Peak resident bytes since the last `resetPeak()` (VmHWM; writing 5 to clear_refs resets it, Linux 4.0+). */
+const peakRss = (): number => Number(/^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? NaN) * 1024;
+const resetPeak = (): void => writeFileSync('/proc/self/clear_refs', '5');
+
 await warmOrt();
 const before = await settle();
+resetPeak();
 const held = [await load()];
+// The first load's peak, encode buffer and the file's bytes included: what a device must have free to load.
+const firstPeak = peakRss() - before.rss;
 // Steady state: the runtime drops its reusable encode buffer SCRATCH_IDLE_MS after the last build.
 await new Promise((r) => setTimeout(r, SCRATCH_IDLE_MS + 100));
 const first = await settle();
@@ -84,5 +92,5 @@ const after = await settle();
 const d = { rss: (after.rss - first.rss) / instances, anon: (after.anon - first.anon) / instances, file: (after.file - first.file) / instances };
 console.log(JSON.stringify({
   mode, instances, rssDeltaBytes: d.rss, anonDeltaBytes: d.anon, fileDeltaBytes: d.file, ratio: d.rss / Number(weightBytes),
-  firstDeltaBytes: first.rss - before.rss, firstRatio: (first.rss - before.rss) / Number(weightBytes), held: held.every((h) => h.keep !== undefined),
+  firstDeltaBytes: first.rss - before.rss, firstRatio: (first.rss - before.rss) / Number(weightBytes), firstPeakBytes: firstPeak, firstPeakRatio: firstPeak / Number(weightBytes), held: held.every((h) => h.keep !== undefined),
 }));

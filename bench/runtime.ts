@@ -86,7 +86,8 @@ async function perCall(m: BenchModel): Promise<Record<string, unknown>> {
 /**
  * RSS growth per model with every subnet switchable, each mode in a fresh process, ÷ the full
  * weights' bytes: the growth per instance over `instances` instances loaded after a first one
- * (bench/runtime-child.ts says why), and the first instance's own growth beside it.
+ * (bench/runtime-child.ts says why), and the first instance's own growth and its peak while
+ * loading beside it.
  */
 function memory(m: BenchModel, dir: string): Record<string, unknown> {
   const instances = m.weightBytes > 20e6 ? 3 : 8;
@@ -101,9 +102,11 @@ function memory(m: BenchModel, dir: string): Record<string, unknown> {
     });
     const line = child.stdout.trim().split('\n').at(-1) ?? '';
     if (child.status !== 0 || !line.startsWith('{')) throw new Error(`memory child ${mode} failed: ${child.stderr}`);
-    const r = JSON.parse(line) as { ratio: number; rssDeltaBytes: number; anonDeltaBytes: number; fileDeltaBytes: number; firstRatio: number };
+    const r = JSON.parse(line) as { ratio: number; rssDeltaBytes: number; anonDeltaBytes: number; fileDeltaBytes: number; firstRatio: number; firstPeakRatio: number };
     out[`memory_ratio_${mode === 'standalone' ? 'standalone_full' : mode}`] = round(r.ratio);
     out[`memory_ratio_first_instance_${mode}`] = round(r.firstRatio);
+    // Peak resident growth while the first instance loads (file bytes, encode buffer, ORT's copies), ÷ the weights.
+    out[`memory_ratio_load_peak_${mode}`] = round(r.firstPeakRatio);
     out[`rss_delta_mb_${mode}`] = round(r.rssDeltaBytes / 2 ** 20, 1);
     // Of which anonymous memory (heap, weights) and mapped files (ORT's code pages as kernels first run).
     out[`rss_anon_delta_mb_${mode}`] = round(r.anonDeltaBytes / 2 ** 20, 1);
@@ -283,6 +286,8 @@ async function main(): Promise<void> {
     memory_ratio_lean: worst('memory_ratio_lean'),
     memory_ratio_lean_first_instance: worst('memory_ratio_first_instance_lean'),
     memory_ratio_standalone_full: worst('memory_ratio_standalone_full'),
+    memory_ratio_load_peak_lean: worst('memory_ratio_load_peak_lean'),
+    memory_ratio_load_peak_standalone_full: worst('memory_ratio_load_peak_standalone'),
     storage_ratio: worst('storage_ratio'),
     first_call_bytes_ratio: worst('first_call_bytes_ratio'),
     load_ratio: worst('load.load_ratio'),
@@ -299,7 +304,8 @@ async function main(): Promise<void> {
     '| --- | --- | --- | --- | --- |',
     ...[
       ['per_call_ratio_fast', 'per_call.per_call_ratio_fast'], ['per_call_ratio_lean', 'per_call.per_call_ratio_lean'], ['memory_ratio_fast', 'memory_ratio_fast'],
-      ['memory_ratio_lean', 'memory_ratio_lean'], ['memory_ratio (plain ORT, full standalone)', 'memory_ratio_standalone_full'], ['storage_ratio', 'storage_ratio'],
+      ['memory_ratio_lean', 'memory_ratio_lean'], ['memory_ratio (plain ORT, full standalone)', 'memory_ratio_standalone_full'],
+      ['memory_ratio_load_peak_lean', 'memory_ratio_load_peak_lean'], ['memory_ratio_load_peak (plain ORT, full standalone)', 'memory_ratio_load_peak_standalone'], ['storage_ratio', 'storage_ratio'],
       ['first_call_bytes_ratio', 'first_call_bytes_ratio'], ['load_ratio', 'load.load_ratio'], ['budget_hit_rate', 'budgets.budget_hit_rate'],
     ].map(([label, path]) => {
       const key = label === 'per_call_ratio_lean' ? 'per_call_ratio_lean_large' : label!;
