@@ -4,7 +4,8 @@
  * and data so that runs which do not belong together are rejected by file and key.
  */
 import { readFile } from 'node:fs/promises';
-import type { SubnetSpec } from '../training/spec.js';
+import { readCheckpoint } from '../training/checkpoint.js';
+import type { Levels, SubnetSpec } from '../training/spec.js';
 import { DEFAULT_CNN_TRAIN, type CnnTrainConfig } from '../training/train-cnn.js';
 import { TIME_TARGET, type Run, type Study } from './quality-types.js';
 
@@ -64,21 +65,37 @@ export async function recordedRun(path: string, name: string, config: Record<str
  * and aloneRuns summed over the files). Each config must match `config` on every key but the
  * sorted-only ones (distillation, sampling, subnets per step, cost power), which twins never use.
  * A twin recorded in two files is rejected, naming both.
+ *
+ * A path ending in `.safetensors` is a checkpoint that `sortednet train` wrote for one subnet
+ * trained alone (a twin trained outside this harness, with the same flags): its one subnet's
+ * metrics and `training.seconds` count as one alone run, and its training config must equal
+ * `config` with `twinShape(levels)` (the twin's channels, blocks, depths and widths) over it.
  */
-export async function recordedTwins(paths: string[], name: string, config: Record<string, unknown>, data?: { train: number; test: number }): Promise<{ twins: Map<string, SubnetSpec['metrics']>; seconds: Study['seconds']; date: string }> {
+export async function recordedTwins(paths: string[], name: string, config: Record<string, unknown>, data?: { train: number; test: number }, twinShape?: (levels: Levels) => Record<string, unknown> | null, fullId?: string): Promise<{ twins: Map<string, SubnetSpec['metrics']>; seconds: Study['seconds']; date: string }> {
   const twins = new Map<string, SubnetSpec['metrics']>();
   const from = new Map<string, string>();
   const seconds = { sorted: 0, alone_full: null as number | null, alone_sum: 0, aloneRuns: 0, wall: 0 } satisfies Study['seconds'];
   const dates: string[] = [];
+  const add = (path: string, id: string, metrics: SubnetSpec['metrics'], where: string): void => {
+    if (from.has(id)) throw new Error(`${path}: ${where} has an alone twin of ${id}, and so has ${from.get(id)}; pass each twin's file once`);
+    from.set(id, path);
+    twins.set(id, metrics);
+  };
   for (const path of paths) {
+    if (path.endsWith('.safetensors')) {
+      const twin = await checkpointTwin(path, name, config, data, twinShape);
+      add(path, twin.id, twin.metrics, 'the checkpoint');
+      if (twin.id === fullId) seconds.alone_full = twin.seconds;
+      seconds.alone_sum += twin.seconds;
+      seconds.aloneRuns += 1;
+      seconds.wall += twin.seconds;
+      dates.push(twin.date);
+      continue;
+    }
     const study = await readStudy(path, name, config, SORTED_ONLY, 'train the twins again (drop the file option)', data);
     const mine = study.subnets.filter((r) => r.alone);
     if (!mine.length) throw new Error(`${path}: studies.${name} has no alone twins; pass a file from a run that trained them (--cnn-twins)`);
-    for (const r of mine) {
-      if (from.has(r.id)) throw new Error(`${path}: studies.${name} has an alone twin of ${r.id}, and so has ${from.get(r.id)}; pass each twin's file once`);
-      from.set(r.id, path);
-      twins.set(r.id, r.alone!);
-    }
+    for (const r of mine) add(path, r.id, r.alone!, `studies.${name}`);
     if (study.subnets.at(-1)!.alone) seconds.alone_full = study.seconds.alone_full;
     seconds.alone_sum += study.seconds.alone_sum ?? 0;
     seconds.aloneRuns += study.seconds.aloneRuns;
@@ -86,4 +103,29 @@ export async function recordedTwins(paths: string[], name: string, config: Recor
     dates.push(study.date);
   }
   return { twins, seconds, date: dates.join(', ') };
+}
+
+/** One twin from a `sortednet train` checkpoint of a single subnet, checked like a results file's twins. */
+async function checkpointTwin(path: string, name: string, config: Record<string, unknown>, data: { train: number; test: number } | undefined, twinShape?: (levels: Levels) => Record<string, unknown> | null): Promise<{ id: string; metrics: SubnetSpec['metrics']; seconds: number; date: string }> {
+  const { spec } = await readCheckpoint(path);
+  const fix = 'pass a checkpoint of one subnet trained alone with the flags of this study, or train the twin again (drop it from the list)';
+  const [subnet, ...more] = spec.subnets;
+  if (!subnet || more.length) throw new Error(`${path}: subnets has ${spec.subnets.length} entries, not 1; ${fix}`);
+  if (Object.keys(subnet.metrics ?? {}).length === 0) throw new Error(`${path}: subnets[0].metrics is empty (the run was not evaluated); ${fix}`);
+  const training = spec.training as Record<string, unknown> | undefined;
+  if (typeof training?.seconds !== 'number') throw new Error(`${path}: training.seconds is missing; ${fix}`);
+  if (name.startsWith('cnn') && spec.arch !== 'cnn') throw new Error(`${path}: arch is ${JSON.stringify(spec.arch)}, but the ${name} study's twins are CNNs; ${fix}`);
+  const shape = twinShape?.(subnet.levels);
+  if (twinShape && !shape) throw new Error(`${path}: ${subnet.id} has no exact alone twin in this study; ${fix}`);
+  const want: Record<string, unknown> = { ...config, ...shape };
+  const recorded: Record<string, unknown> = { ...(name.startsWith('cnn') ? DEFAULT_CNN_TRAIN : {}), ...training };
+  for (const [key, value] of Object.entries(want)) {
+    if (SORTED_ONLY.has(key) || value === undefined) continue;
+    if (JSON.stringify(recorded[key]) !== JSON.stringify(value)) throw new Error(`${path}: training.${key} is ${JSON.stringify(recorded[key])}, but this study's ${subnet.id} twin needs ${JSON.stringify(value)}; ${fix}`);
+  }
+  for (const split of ['train', 'test'] as const) {
+    const had = (spec.data as Record<string, unknown> | undefined)?.[split];
+    if (data && had !== data[split]) throw new Error(`${path}: data.${split} is ${JSON.stringify(had)} examples, but this run loaded ${data[split]}; ${fix}`);
+  }
+  return { id: subnet.id, metrics: subnet.metrics, seconds: training.seconds, date: 'checkpoint, date not recorded' };
 }

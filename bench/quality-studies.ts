@@ -17,7 +17,7 @@ import { train } from '../training/loop.js';
 import { SortedCnn } from '../training/models/cnn.js';
 import type { TrainEvent } from '../training/progress.js';
 import { latticeOf, subnetId, widthUnits, type Levels, type SubnetSpec } from '../training/spec.js';
-import { trainCnn, type CnnTrainConfig } from '../training/train-cnn.js';
+import { DEFAULT_CNN_TRAIN, trainCnn, type CnnTrainConfig } from '../training/train-cnn.js';
 import { trainGpt, type GptTrainConfig } from '../training/train-gpt.js';
 import { recordedRun, recordedTwins } from './quality-recorded.js';
 import { ratioOf, target, TIME_TARGET, type Metric, type Run, type Study, type StudyName, type SubnetRow, type Target } from './quality-types.js';
@@ -213,6 +213,12 @@ export interface CnnStudyOptions {
    * sorted-only keys (distill, sampling, groups, costPower, lateFrom, lateSampling, lateGroups, largestWeight).
    */
   twinsFrom?: string[];
+  /**
+   * Judge the time target on recorded seconds (with `sortedFrom` / `twinsFrom`): only for a full
+   * twin that trained at the same time as the sorted run, on this machine, one process per core,
+   * so that both saw the same conditions. The study's notes say so.
+   */
+  judgeRecordedTime?: boolean;
 }
 
 /**
@@ -245,7 +251,7 @@ export async function runCnnStudy(o: CnnStudyOptions): Promise<Study> {
   const t = { wall0: performance.now(), before: loadavg().map((x) => round(x, 2)) };
   const loaded = { train: o.data.train.n, test: o.data.test.n };
   const recorded = o.sortedFrom === undefined ? undefined : await recordedRun(o.sortedFrom, o.name, o.config, loaded);
-  const twinsFrom = o.twinsFrom === undefined ? undefined : await recordedTwins(o.twinsFrom, o.name, o.config as Record<string, unknown>, loaded);
+  const twinsFrom = o.twinsFrom === undefined ? undefined : await recordedTwins(o.twinsFrom, o.name, o.config as Record<string, unknown>, loaded, (l) => cnnTwinConfig({ ...DEFAULT_CNN_TRAIN, ...o.config }, l), subnetId({ depth: Math.max(...(o.config.depths ?? DEFAULT_CNN_TRAIN.depths)), width: 1 }));
   const twinFiles = o.twinsFrom?.join(', ');
   const sorted = recorded ?? await cnnRun(o, {}, `${o.name} sorted`);
   const cfg = sorted.config as unknown as CnnTrainConfig;
@@ -255,10 +261,11 @@ export async function runCnnStudy(o: CnnStudyOptions): Promise<Study> {
   if (twinsFrom) notes.push(`the alone twins are the ones ${twinFiles} recorded (${twinsFrom.date}), not trained again, with their seconds; ${recorded ? 'nothing trained in this run' : 'only the sorted run trained in this run'}`);
   const timedFull = recorded?.fullTwinSeconds ?? undefined;
   if (timedFull !== undefined) notes.push(`time: alone_full (${timedFull} s) is the full subnet's twin that ${o.sortedFrom} trained in the same process right after its sorted run, so the time target is judged on that pair`);
+  if (o.judgeRecordedTime && timedFull === undefined && (recorded || twinsFrom)) notes.push('time: judged on the recorded seconds (--cnn-judge-recorded-time): the full subnet\'s twin trained at the same time as the sorted run, on this machine, one process per core');
   const full = sorted.subnets.at(-1)!;
   const smallest = sorted.subnets[0]!;
   return compare({
-    name: o.name, metric: 'accuracy', sorted, lattice, twins: o.twins, epochs: cfg.epochs, notes, sideBySide: timedFull !== undefined || (!recorded && !twinsFrom), recordedAlone: twinsFrom?.seconds, timedFull,
+    name: o.name, metric: 'accuracy', sorted, lattice, twins: o.twins, epochs: cfg.epochs, notes, sideBySide: timedFull !== undefined || (!recorded && !twinsFrom) || o.judgeRecordedTime === true, recordedAlone: twinsFrom?.seconds, timedFull,
     twinsText: 'trainCnn() with channels = round(w·channels), blocks = depths = [d], widths [1]; stages, stem, epochs, batch, Adam, lr schedule, BN calibration and seed as the sorted run',
     twin: async (l) => {
       if (twinsFrom) {

@@ -84,7 +84,11 @@ CNN (trainCnn defaults otherwise: stem stride 2, Adam 0.003, 3 subnets per step)
                           of FILES (comma-separated) recorded (same flags but --cnn-distill,
                           --cnn-sampling, --cnn-groups, --cnn-cost-power, --cnn-late-* and --cnn-largest-weight,
                           which twins do not use; time target then not judged). With --cnn-sorted too, nothing
-                          trains: the study is composed from the files
+                          trains: the study is composed from the files. A FILE ending in .safetensors is a
+                          "sortednet train" checkpoint of one twin trained alone with the same flags
+  --cnn-judge-recorded-time
+                          judge the time target on the recorded seconds anyway: only where the full
+                          twin trained at the same time as the sorted run, one process per core
 
   (--cnn-distill, --cnn-sampling, --cnn-groups, --cnn-cost-power, --cnn-late-* and --cnn-largest-weight
    apply to cnn160 too)
@@ -148,6 +152,7 @@ const { values } = parseArgs({
     'cnn-augment': { type: 'boolean', default: false }, 'cnn-label-smoothing': { type: 'string', default: '0' },
     'cnn-sorted': { type: 'string' },
     'cnn-twins-from': { type: 'string' },
+    'cnn-judge-recorded-time': { type: 'boolean' },
     'cnn160-channels': { type: 'string', default: '31' },
     'cnn160-depths': { type: 'string', default: '1,2,3,4' },
     'cnn160-widths': { type: 'string', default: '40' },
@@ -254,7 +259,7 @@ async function run(name: StudyName): Promise<Study> {
   }
   if (name === 'cnn') {
     const depths = list('cnn-depths');
-    return runCnnStudy({ name, evalBatch: 250, data: await fashion({}), twins: twins(values['cnn-twins']), sortedFrom: values['cnn-sorted'], twinsFrom: values['cnn-twins-from']?.split(',').filter(Boolean), config: { channels: need('cnn-channels'), stages: need('cnn-stages'), depths, blocks: Math.max(...depths), widths: list('cnn-widths'), epochs: epochs ?? need('cnn-epochs'), ...scheme('cnn'), ...dataRecipe(), seed } });
+    return runCnnStudy({ name, evalBatch: 250, data: await fashion({}), twins: twins(values['cnn-twins']), sortedFrom: values['cnn-sorted'], twinsFrom: values['cnn-twins-from']?.split(',').filter(Boolean), judgeRecordedTime: values['cnn-judge-recorded-time'], config: { channels: need('cnn-channels'), stages: need('cnn-stages'), depths, blocks: Math.max(...depths), widths: list('cnn-widths'), epochs: epochs ?? need('cnn-epochs'), ...scheme('cnn'), ...dataRecipe(), seed } });
   }
   if (name === 'cnn160') {
     const depths = list('cnn160-depths');

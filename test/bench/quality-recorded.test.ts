@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { recordedRun, recordedTwins } from '../../bench/quality-recorded.js';
+import { cnnTwinConfig, runCnnStudy } from '../../bench/quality-studies.js';
+import { writeCheckpoint } from '../../training/checkpoint.js';
+import type { Levels, SubnetSpec } from '../../training/spec.js';
 
 const results = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'sortednet-quality-recorded-'));
@@ -86,6 +89,58 @@ void describe('bench/quality.ts --cnn-twins-from (recordedTwins)', () => {
   });
 });
 
+void describe('bench/quality.ts --cnn-twins-from with a `sortednet train` checkpoint of one twin', () => {
+  const file = join(results, 'quality-cnn-10ep.json');
+  const recorded = (JSON.parse(readFileSync(file, 'utf8')) as { studies: { cnn: { config: Record<string, unknown> } } }).studies.cnn.config;
+  const shape = (l: Levels): Record<string, unknown> | null => cnnTwinConfig({ channels: 16, stages: 2 }, l);
+  const twinCheckpoint = async (name: string, training: Record<string, unknown>, subnets: SubnetSpec[] = [{ id: 'd4-w100', levels: { depth: 4, width: 1 }, params: 89402, macs: 7053184, metrics: { accuracy: 0.9201, loss: 0.25 } }]): Promise<string> => {
+    const path = join(dir, name);
+    await writeCheckpoint(path, {
+      spec: { format: 'sortednet-checkpoint', version: 1, arch: 'cnn', config: { channels: 16, stages: 2, blocks: 4 }, dims: { depth: [4], width: [1] }, subnets, training, data: { name: 'fashion-mnist', source: 'test', train: 60000, test: 10000 } },
+      tensors: { w: { dims: [1], data: new Float32Array([0]) } },
+    });
+    return path;
+  };
+  const twinTraining = { ...recorded, channels: 16, blocks: 4, depths: [4], widths: [1], sampling: 'uniform', groups: 5, seconds: 1800.5 };
+  // The results file holds the other twins, without the full one.
+  const others = join(dir, 'others.json');
+  const study = JSON.parse(readFileSync(file, 'utf8')) as { studies: { cnn: { subnets: { id: string; alone: unknown }[]; seconds: Record<string, number | null> } } };
+  for (const r of study.studies.cnn.subnets) if (r.id === 'd4-w100') r.alone = null;
+  study.studies.cnn.seconds = { ...study.studies.cnn.seconds, alone_full: null, alone_sum: 700, aloneRuns: 2 };
+  writeFileSync(others, JSON.stringify(study));
+
+  void it('takes the checkpoint\'s subnet metrics as its twin, and its training seconds as alone_full when it is the full subnet', async () => {
+    const ckpt = await twinCheckpoint('full-twin.safetensors', twinTraining);
+    const { twins, seconds } = await recordedTwins([others, ckpt], 'cnn', { channels: 16, epochs: 10, depths: [1, 2, 3, 4], blocks: 4, stages: 2 }, { train: 60000, test: 10000 }, shape, 'd4-w100');
+    assert.deepEqual([...twins.keys()].sort(), ['d1-w25', 'd4-w100', 'd4-w25']);
+    assert.deepEqual(twins.get('d4-w100'), { accuracy: 0.9201, loss: 0.25 });
+    assert.equal(seconds.alone_full, 1800.5);
+    assert.equal(seconds.alone_sum, 700 + 1800.5);
+    assert.equal(seconds.aloneRuns, 3);
+    // The same twin in a results file too is rejected, naming both.
+    await assert.rejects(recordedTwins([file, ckpt], 'cnn', {}, undefined, shape, 'd4-w100'), (err: Error) => err.message.includes(`${ckpt}: the checkpoint has an alone twin of d4-w100, and so has ${file}`));
+  });
+
+  void it('rejects a checkpoint trained with another recipe or shape, naming the file, the key and the fix', async () => {
+    const ckpt = await twinCheckpoint('eight-epochs.safetensors', { ...twinTraining, epochs: 8 });
+    await assert.rejects(recordedTwins([others, ckpt], 'cnn', { epochs: 10 }, undefined, shape, 'd4-w100'), (err: Error) => err.message.includes(`${ckpt}: training.epochs is 8, but this study's d4-w100 twin needs 10`) && err.message.includes('train the twin again'));
+    const wide = await twinCheckpoint('wide.safetensors', { ...twinTraining, channels: 24 });
+    await assert.rejects(recordedTwins([ckpt.replace('eight-epochs', 'wide')], 'cnn', { channels: 16 }, undefined, shape), (err: Error) => err.message.includes(`${wide}: training.channels is 24, but this study's d4-w100 twin needs 16`));
+  });
+
+  void it('rejects a checkpoint of a sorted run (more than one subnet) or without metrics or seconds', async () => {
+    const sorted = await twinCheckpoint('sorted.safetensors', twinTraining, [
+      { id: 'd1-w100', levels: { depth: 1, width: 1 }, params: 1, macs: 1, metrics: { accuracy: 0.8 } },
+      { id: 'd4-w100', levels: { depth: 4, width: 1 }, params: 2, macs: 2, metrics: { accuracy: 0.9 } },
+    ]);
+    await assert.rejects(recordedTwins([sorted], 'cnn', {}), (err: Error) => err.message.startsWith(`${sorted}: subnets has 2 entries, not 1`));
+    const unevaluated = await twinCheckpoint('unevaluated.safetensors', twinTraining, [{ id: 'd4-w100', levels: { depth: 4, width: 1 }, params: 2, macs: 2, metrics: {} as SubnetSpec['metrics'] }]);
+    await assert.rejects(recordedTwins([unevaluated], 'cnn', {}), /subnets\[0\]\.metrics is empty/);
+    const untimed = await twinCheckpoint('untimed.safetensors', { ...twinTraining, seconds: undefined });
+    await assert.rejects(recordedTwins([untimed], 'cnn', {}), /training\.seconds is missing/);
+  });
+});
+
 void describe('bench/quality.ts recorded runs and keys added later', () => {
   const file = join(results, 'quality-cnn-10ep.json');
 
@@ -93,5 +148,34 @@ void describe('bench/quality.ts recorded runs and keys added later', () => {
     const { twins } = await recordedTwins([file], 'cnn', { channels: 16, labelSmoothing: 0 });
     assert.equal(twins.size, 3);
     await assert.rejects(recordedTwins([file], 'cnn', { labelSmoothing: 0.1 }), (err: Error) => err.message.includes(`${file}: studies.cnn.config.labelSmoothing is 0, but this run asks for 0.1`));
+  });
+});
+
+void describe('bench/quality.ts composing a CNN study from recorded files (runCnnStudy)', () => {
+  // A sorted run whose own time target was not judged (its twin did not train right after it).
+  const file = join(dir, 'compose-unjudged.json');
+  const study = JSON.parse(readFileSync(join(results, 'quality-cnn-10ep.json'), 'utf8')) as { studies: { cnn: { targets: { name: string; met: boolean | null }[] } } };
+  for (const t of study.studies.cnn.targets) if (t.name.startsWith('sorted training time')) t.met = null;
+  writeFileSync(file, JSON.stringify(study));
+  const data = { train: { n: 60000 }, test: { n: 10000 } } as unknown as Parameters<typeof runCnnStudy>[0]['data'];
+  const compose = (judgeRecordedTime?: boolean): ReturnType<typeof runCnnStudy> =>
+    runCnnStudy({ name: 'cnn', evalBatch: 250, data, twins: 'all', sortedFrom: file, twinsFrom: [file], judgeRecordedTime, config: { channels: 16, stages: 2, depths: [1, 2, 3, 4], blocks: 4, epochs: 10 } });
+
+  void it('leaves the time target unjudged on recorded seconds, and judges it only when asked, saying so', async () => {
+    const quiet = console.log;
+    console.log = () => {};
+    try {
+      const plain = await compose();
+      const time = (s: Awaited<ReturnType<typeof runCnnStudy>>) => s.targets.find((t) => t.name.startsWith('sorted training time'))!;
+      assert.equal(time(plain).met, null);
+      assert.match(time(plain).name, /not judged/);
+      const judged = await compose(true);
+      assert.equal(time(judged).met, 2585.9 / 1849.7 <= 1.3);
+      assert.equal(time(judged).value, 2585.9 / 1849.7);
+      assert.ok(judged.notes.some((n) => n.includes('--cnn-judge-recorded-time')));
+      assert.equal(judged.subnets.filter((r) => r.alone).length, 3);
+    } finally {
+      console.log = quiet;
+    }
   });
 });
