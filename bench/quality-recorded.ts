@@ -24,19 +24,32 @@ async function readStudy(path: string, name: string, config: Record<string, unkn
     throw new Error(`${path}: cannot read a quality results file (${(err as Error).message}); pass a file written by bench/quality.ts --out`);
   }
   if (!study?.subnets || !study.config || !study.seconds) throw new Error(`${path}: no "${name}" study in it (with subnets, config and seconds); pass a file from a --study ${name} run`);
-  // A key added to the trainer after the file was written had its default value then.
-  const recorded = { ...(name.startsWith('cnn') ? DEFAULT_CNN_TRAIN : {}), ...study.config } as Record<string, unknown>;
-  for (const [key, want] of Object.entries(config)) {
-    const had = recorded[key];
-    if (!skip.has(key) && want !== undefined && JSON.stringify(had) !== JSON.stringify(want)) {
-      throw new Error(`${path}: studies.${name}.config.${key} is ${JSON.stringify(had)}, but this run asks for ${JSON.stringify(want)}; pass the flags of the recorded run, or ${drop}`);
-    }
-  }
-  for (const split of ['train', 'test'] as const) {
-    const had = (study.data as Record<string, unknown> | undefined)?.[split];
-    if (data && had !== data[split]) throw new Error(`${path}: studies.${name}.data.${split} is ${JSON.stringify(had)} examples, but this run loaded ${data[split]}; pass the recorded run's --limit-train / --limit-test, or ${drop}`);
-  }
+  const key = differingKey(name, study.config as Record<string, unknown>, config, skip);
+  if (key) throw new Error(`${path}: studies.${name}.config.${key.key} is ${JSON.stringify(key.had)}, but this run asks for ${JSON.stringify(key.want)}; pass the flags of the recorded run, or ${drop}`);
+  const split = differingSplit(study.data, data);
+  if (split) throw new Error(`${path}: studies.${name}.data.${split.split} is ${JSON.stringify(split.had)} examples, but this run loaded ${split.want}; pass the recorded run's --limit-train / --limit-test, or ${drop}`);
   return study;
+}
+
+/**
+ * The first key of `want` (not in `skip`, not undefined) whose recorded value differs, or
+ * undefined. A key added to the trainer after the run was recorded had its default value then.
+ */
+function differingKey(name: string, recorded: Record<string, unknown>, want: Record<string, unknown>, skip: Set<string>): { key: string; had: unknown; want: unknown } | undefined {
+  const had: Record<string, unknown> = { ...(name.startsWith('cnn') ? DEFAULT_CNN_TRAIN : {}), ...recorded };
+  for (const [key, value] of Object.entries(want)) {
+    if (!skip.has(key) && value !== undefined && JSON.stringify(had[key]) !== JSON.stringify(value)) return { key, had: had[key], want: value };
+  }
+  return undefined;
+}
+
+/** The first split whose recorded example count differs from this run's, or undefined. */
+function differingSplit(recorded: unknown, data?: { train: number; test: number }): { split: 'train' | 'test'; had: unknown; want: number } | undefined {
+  for (const split of ['train', 'test'] as const) {
+    const had = (recorded as Record<string, unknown> | undefined)?.[split];
+    if (data && had !== data[split]) return { split, had, want: data[split] };
+  }
+  return undefined;
 }
 
 /**
@@ -117,15 +130,9 @@ async function checkpointTwin(path: string, name: string, config: Record<string,
   if (name.startsWith('cnn') && spec.arch !== 'cnn') throw new Error(`${path}: arch is ${JSON.stringify(spec.arch)}, but the ${name} study's twins are CNNs; ${fix}`);
   const shape = twinShape?.(subnet.levels);
   if (twinShape && !shape) throw new Error(`${path}: ${subnet.id} has no exact alone twin in this study; ${fix}`);
-  const want: Record<string, unknown> = { ...config, ...shape };
-  const recorded: Record<string, unknown> = { ...(name.startsWith('cnn') ? DEFAULT_CNN_TRAIN : {}), ...training };
-  for (const [key, value] of Object.entries(want)) {
-    if (SORTED_ONLY.has(key) || value === undefined) continue;
-    if (JSON.stringify(recorded[key]) !== JSON.stringify(value)) throw new Error(`${path}: training.${key} is ${JSON.stringify(recorded[key])}, but this study's ${subnet.id} twin needs ${JSON.stringify(value)}; ${fix}`);
-  }
-  for (const split of ['train', 'test'] as const) {
-    const had = (spec.data as Record<string, unknown> | undefined)?.[split];
-    if (data && had !== data[split]) throw new Error(`${path}: data.${split} is ${JSON.stringify(had)} examples, but this run loaded ${data[split]}; ${fix}`);
-  }
+  const key = differingKey(name, training, { ...config, ...shape }, SORTED_ONLY);
+  if (key) throw new Error(`${path}: training.${key.key} is ${JSON.stringify(key.had)}, but this study's ${subnet.id} twin needs ${JSON.stringify(key.want)}; ${fix}`);
+  const split = differingSplit(spec.data, data);
+  if (split) throw new Error(`${path}: data.${split.split} is ${JSON.stringify(split.had)} examples, but this run loaded ${split.want}; ${fix}`);
   return { id: subnet.id, metrics: subnet.metrics, seconds: training.seconds, date: 'checkpoint, date not recorded' };
 }
