@@ -1,5 +1,6 @@
 /**
- * The runtime core with every architecture registered (mlp, cnn, gpt). Node resolves
+ * The runtime core with every architecture registered (mlp, cnn, gpt), lean mode's MLP switch
+ * graph and the Cache API store. Node resolves
  * `sortednet/runtime` here through runtime/node.ts; browsers get runtime/web.ts (mlp only, smaller).
  *
  * @example
@@ -9,5 +10,6 @@
  */
 import './archs.js';
 import './cache.js';
+import './lean.js';
 
 export * from './core.js';

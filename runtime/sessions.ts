@@ -131,6 +131,7 @@ export class Engines {
     const cap = (opts.cacheMB ?? Infinity) * 2 ** 20;
     const full = m.tensors.reduce((a, t) => a + t.length, 0);
     const lean = GRAPHS[m.arch]?.switchGraph !== undefined && m.subnets.length > 1;
+    if (opts.mode === 'lean' && !lean && m.subnets.length > 1) raise('BAD_OPTION', '<api>', 'load().mode', `'lean', but no switch graph for arch "${m.arch}" is loaded`, "import 'sortednet/runtime/lean' once before load() (browser entry)");
     const auto = m.subnets.reduce((a, s) => a + s.bytes, 0) <= cap || full > cap ? 'fast' : 'lean';
     this.mode = !lean || opts.mode === 'fast' ? 'fast' : opts.mode === 'lean' ? 'lean' : auto;
     // Lean without cacheMB pins nothing: the weights once is what lean promises (docs/runtime.md).

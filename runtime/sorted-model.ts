@@ -3,6 +3,7 @@
  *
  * @example
  * import * as ort from 'onnxruntime-web';
+ * import 'sortednet/runtime/lean'; // browsers: lean mode's switch graph (Node includes it)
  * const model = await SortedModel.load('/model.onnx', { ort, budget: { latencyMs: 5 }, mode: 'lean' });
  * model.subnet.id; // 'd2-w50' (the most accurate subnet estimated under 5 ms)
  * const { logits } = await model.run({ input: { data: pixels, dims: [1, 784] } });

@@ -1,6 +1,7 @@
 /**
- * Browser entry: the core as is (URLs and buffers), with the MLP's graph builders. For CNN or
- * GPT models also `import 'sortednet/runtime/cnn'` or `'sortednet/runtime/gpt'` (runtime/arch-*.ts).
+ * Browser entry: the core as is (URLs and buffers), with the MLP's static graph builder. For CNN
+ * or GPT models also `import 'sortednet/runtime/cnn'` or `'sortednet/runtime/gpt'`
+ * (runtime/arch-*.ts); for lean mode on an MLP, `import 'sortednet/runtime/lean'`.
  * Pass your onnxruntime-web module.
  *
  * @example

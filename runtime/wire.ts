@@ -90,10 +90,6 @@ export function varintSize(n: number): number {
   return size;
 }
 
-/**
- * Collects encoded pieces without copying large payloads until `finish()`.
- * Fields are written in call order; callers write them in field-number order.
- */
 /** Bytes written straight into the output at `finish()` (no intermediate copy). */
 export interface Deferred {
   length: number;
@@ -102,12 +98,37 @@ export interface Deferred {
 
 const utf8 = new TextEncoder();
 
+/**
+ * Collects encoded pieces without copying large payloads until `finish()`. Fields are written in
+ * call order; callers write them in field-number order. Tags, varints and ASCII strings go into
+ * one growing byte buffer per writer, and a nested message is kept as its writer, so encoding a
+ * graph allocates about one small buffer per node instead of one array per field (a lean switch
+ * session's build made about 1.6 MB of garbage that way on the Fashion-MNIST MLP, which grew V8's
+ * young generation and with it the process's resident memory).
+ */
 export class WireWriter {
-  readonly parts: (Uint8Array | Deferred)[] = [];
+  /** In order: ends of runs of small bytes in `#buf`, payloads (not copied until `finish()`), nested messages. */
+  readonly #parts: (number | Uint8Array | Deferred | WireWriter)[] = [];
+  #buf = new Uint8Array(32);
+  #n = 0;
   length = 0;
 
-  raw(bytes: Uint8Array | Deferred): this {
-    this.parts.push(bytes);
+  /** One small byte, into this writer's buffer (the current run of small bytes). */
+  #b(x: number): void {
+    if (this.#n === this.#buf.length) {
+      const grown = new Uint8Array(2 * this.#n);
+      grown.set(this.#buf);
+      this.#buf = grown;
+    }
+    this.#buf[this.#n++] = x;
+    this.length++;
+    const p = this.#parts;
+    if (typeof p[p.length - 1] === 'number') p[p.length - 1] = this.#n;
+    else p.push(this.#n);
+  }
+
+  raw(bytes: Uint8Array | Deferred | WireWriter): this {
+    this.#parts.push(bytes);
     this.length += bytes.length;
     return this;
   }
@@ -117,10 +138,9 @@ export class WireWriter {
    * two's complement (exact below 2^53), and floor division keeps a negative number's sign bits.
    */
   varint(n: number): this {
-    const out: number[] = [];
-    for (let i = 0; n < 0 ? i < 9 : n >= 128; i++, n = Math.floor(n / 128)) out.push((n & 127) | 128);
-    out.push(n < 0 ? 1 : n);
-    return this.raw(Uint8Array.from(out));
+    for (let i = 0; n < 0 ? i < 9 : n >= 128; i++, n = Math.floor(n / 128)) this.#b((n & 127) | 128);
+    this.#b(n < 0 ? 1 : n);
+    return this;
   }
 
   tag(field: number, wire: number): this {
@@ -132,9 +152,11 @@ export class WireWriter {
   }
 
   floatField(field: number, f: number): this {
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setFloat32(0, f, true);
-    return this.tag(field, WIRE.I32).raw(b);
+    this.tag(field, WIRE.I32);
+    const v = new DataView(new ArrayBuffer(4));
+    v.setFloat32(0, f, true);
+    for (let i = 0; i < 4; i++) this.#b(v.getUint8(i));
+    return this;
   }
 
   bytesField(field: number, bytes: Uint8Array | Deferred): this {
@@ -142,25 +164,35 @@ export class WireWriter {
   }
 
   stringField(field: number, s: string): this {
-    return this.bytesField(field, utf8.encode(s));
+    if (/[^\0-\x7f]/.test(s)) return this.bytesField(field, utf8.encode(s));
+    this.tag(field, WIRE.LEN).varint(s.length);
+    for (let i = 0; i < s.length; i++) this.#b(s.charCodeAt(i));
+    return this;
   }
 
-  /** Nested message: tag, length, then the sub-writer's pieces (not copied yet). */
+  /** Nested message: tag, length, then the sub-writer itself (written out at `finish()`). */
   message(field: number, sub: WireWriter): this {
-    this.tag(field, WIRE.LEN).varint(sub.length);
-    for (const p of sub.parts) this.raw(p);
-    return this;
+    return this.tag(field, WIRE.LEN).varint(sub.length).raw(sub);
   }
 
   /** The message's bytes, in `into(length)` when given (a buffer to reuse), else in a new array. */
   finish(into?: (length: number) => Uint8Array): Uint8Array {
     const out = into?.(this.length) ?? new Uint8Array(this.length);
-    let pos = 0;
-    for (const p of this.parts) {
-      if (p instanceof Uint8Array) out.set(p, pos);
-      else p.write(out, pos);
-      pos += p.length;
-    }
+    this.#write(out, 0);
     return out;
+  }
+
+  #write(out: Uint8Array, pos: number): number {
+    let from = 0;
+    for (const p of this.#parts) {
+      if (typeof p === 'number') while (from < p) out[pos++] = this.#buf[from++]!;
+      else if (p instanceof WireWriter) pos = p.#write(out, pos);
+      else {
+        if (p instanceof Uint8Array) out.set(p, pos);
+        else p.write(out, pos);
+        pos += p.length;
+      }
+    }
+    return pos;
   }
 }

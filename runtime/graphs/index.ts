@@ -1,7 +1,8 @@
 /**
  * Graph builders per architecture, keyed by the manifest's `arch`. The MLP is built in; CNN
  * and GPT register themselves from their own entries (runtime/arch-cnn.ts, runtime/arch-gpt.ts),
- * so the browser bundle carries only what an app imports.
+ * and so does the MLP's switch graph for lean mode (runtime/lean.ts), so the browser bundle
+ * carries only what an app imports.
  *
  * @example
  * const g = subnetGraph(manifest, { depth: 1, width: 0.25 });
@@ -10,7 +11,6 @@
 import type { GraphDef, TensorBytes } from '../graph.js';
 import type { Arch, Dim, IoEntry, Levels, Manifest } from '../manifest-types.js';
 import { MLP_CONFIG_KEYS, mlpGraph, mlpIo, type MlpConfig } from './mlp.js';
-import { mlpSwitch } from './mlp-switch.js';
 
 type Dims = Partial<Record<Dim, number[]>>;
 
@@ -45,7 +45,6 @@ export const GRAPHS: Partial<Record<Arch, ArchGraphs>> = {
     dims: ['depth', 'width'],
     io: (c) => mlpIo(asMlp(c)),
     graph: (c, d, l) => mlpGraph(asMlp(c), d, l),
-    switchGraph: (m) => mlpSwitch(asMlp(m.config), m.dims),
   },
 };
 

@@ -49,7 +49,10 @@ void describe('runtime in Chromium (onnxruntime-web, wasm)', { skip: !existsSync
   let expected: Record<string, number[]>;
 
   before(async () => {
-    const bundle = await build({ entryPoints: [fileURLToPath(new URL('../../runtime/web.ts', import.meta.url))], bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, logLevel: 'silent' });
+    // The browser entry plus lean mode's switch graph, as an app that runs lean imports them.
+    const root = fileURLToPath(new URL('../../', import.meta.url));
+    const entry = { contents: "export * from './runtime/web.ts';\nimport './runtime/lean.ts';\n", resolveDir: root, sourcefile: 'page.ts', loader: 'ts' as const };
+    const bundle = await build({ stdin: entry, bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, logLevel: 'silent' });
     const ort = Object.fromEntries(['ort.wasm.min.mjs', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm'].map((f) => [`/ort/${f}`, new Uint8Array(readFileSync(dist + f))]));
     server = await startServer({ '/index.html': PAGE, '/sortednet.js': bundle.outputFiles[0]!.text, '/m.onnx': bytes, ...ort });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
