@@ -116,7 +116,7 @@ async function perCall(m: BenchModel): Promise<Record<string, unknown>> {
  * loading beside it.
  */
 function memory(m: BenchModel, dir: string): Record<string, unknown> {
-  const instances = m.weightBytes > 20e6 ? 3 : 8;
+  const instances = m.weightBytes > 20e6 ? 3 : 16;
   const packed = join(dir, `${m.name}.onnx`);
   const standalone = join(dir, `${m.name}.full.onnx`);
   writeFileSync(packed, m.bytes);

@@ -9,7 +9,7 @@
  */
 import type { DType, IoEntry } from './manifest-types.js';
 
-export type OpType = 'MatMul' | 'Add' | 'Relu' | 'Concat' | 'Slice' | 'Split' | 'Pad';
+export type OpType = 'MatMul' | 'Add' | 'Mul' | 'Relu' | 'Concat' | 'Slice' | 'Split' | 'Pad';
 
 export type AttrValue =
   | { kind: 'int'; value: number }
@@ -50,6 +50,7 @@ const node = (op: OpType, inputs: string[], outputs: string[], attrs: GraphNode[
 export const ops = {
   MatMul: (a: string, b: string, y: string): GraphNode => node('MatMul', [a, b], [y]),
   Add: (a: string, b: string, y: string): GraphNode => node('Add', [a, b], [y]),
+  Mul: (a: string, b: string, y: string): GraphNode => node('Mul', [a, b], [y]),
   Relu: (x: string, y: string): GraphNode => node('Relu', [x], [y]),
   Concat: (xs: string[], axis: number, y: string): GraphNode => node('Concat', xs, [y], { axis: { kind: 'int', value: axis } }),
   /** Slice(x, starts, ends, axes): all four are value names (int64 tensors for the last three). */

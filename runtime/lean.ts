@@ -1,6 +1,6 @@
 /**
- * Registers the MLP's tuned switch graph (runtime/graphs/mlp-switch.ts), what lean mode runs:
- * one session with every stored block resident once, any subnet per call. Node's entries import
+ * Registers the MLP's tuned switch graph and its compact graph (runtime/graphs/mlp-switch.ts),
+ * what lean mode runs: one session with every stored block resident once, any subnet per call. Node's entries import
  * it already; in a browser, import it once before loading with `mode: 'lean'` (or with a
  * `cacheMB` under which `auto` would choose lean). It keeps the core bundle small, like the
  * CNN and GPT graph builders and the Cache API store.
@@ -11,6 +11,8 @@
  */
 import { GRAPHS } from './graphs/index.js';
 import type { MlpConfig } from './graphs/mlp.js';
-import { mlpSwitch } from './graphs/mlp-switch.js';
+import { mlpCompact, mlpSwitch } from './graphs/mlp-switch.js';
 
-GRAPHS.mlp!.switchGraph = (m) => mlpSwitch(m.config as unknown as MlpConfig, m.dims);
+const mlp = GRAPHS.mlp!;
+mlp.switchGraph = (m) => mlpSwitch(m.config as unknown as MlpConfig, m.dims);
+mlp.compactGraph = (m) => mlpCompact(m.config as unknown as MlpConfig, m.dims);

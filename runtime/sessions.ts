@@ -8,7 +8,9 @@
  *   switch session's own overhead (SWITCH_OVERHEAD), the smallest subnets keep static sessions
  *   within it: the switch graph's extra small ops cost most on small subnets, and their
  *   sessions cost least. This set is chosen once (pinned), so
- *   per-call switching never rebuilds sessions. Without `cacheMB`, nothing is pinned;
+ *   per-call switching never rebuilds sessions. Without `cacheMB`, nothing is pinned. A
+ *   `cacheMB` below the full weights plus that overhead gets the arch's compact graph instead
+ *   (`compactGraph`: weights once, fewer nodes, every call about the full width's time);
  * - `auto`: `fast` when every subnet's static session fits `cacheMB`, else `lean` when the full
  *   weights fit, else `fast` within `cacheMB`.
  *
@@ -22,7 +24,7 @@ import { raise, SortedNetError } from './errors.js';
 import { GRAPHS, type SwitchGraph } from './graphs/index.js';
 import type { ModelBytes } from './loader.js';
 import type { SubnetEntry } from './manifest-types.js';
-import type { GraphDef, TensorBytes } from './graph.js';
+import { foldConcats, type GraphDef, type TensorBytes } from './graph.js';
 import { encodeModel, EXTERNAL_DATA } from './onnx.js';
 import type { OrtLike, OrtSessionLike, OrtTensorLike } from './ort.js';
 import { subnetParts, tensorBytes } from './subnet.js';
@@ -88,7 +90,7 @@ interface Engine {
   fail?: () => void;
   lastUsed: number;
   runs: number;
-  sw?: SwitchGraph;
+  sw?: Pick<SwitchGraph, 'routeInput' | 'route'>;
   /** A static session serving until the switch session can be built (bytes still arriving). */
   temporary?: boolean;
 }
@@ -108,6 +110,8 @@ export type Timer = (s: SubnetEntry, batch: number, ms: number) => void;
 export class Engines {
   /** The mode in effect, after `auto` is resolved. */
   readonly mode: 'fast' | 'lean';
+  /** Lean mode's graph: `'switch'`, or `'compact'` under a `cacheMB` below the switch graph's overhead. */
+  readonly leanGraph?: 'switch' | 'compact';
   readonly #statics = new Map<string, Engine>();
   #switch?: Engine;
   #clock = 0;
@@ -136,6 +140,8 @@ export class Engines {
     this.mode = !lean || opts.mode === 'fast' ? 'fast' : opts.mode === 'lean' ? 'lean' : auto;
     // Lean without cacheMB pins nothing: the weights once is what lean promises (docs/runtime.md).
     this.#room = this.mode === 'fast' ? cap : opts.cacheMB === undefined ? 0 : cap - full - SWITCH_OVERHEAD;
+    // A budget below the switch session's own overhead: the compact graph, where the arch has one.
+    this.leanGraph = this.mode === 'fast' ? undefined : this.#room < 0 && GRAPHS[m.arch]!.compactGraph ? 'compact' : 'switch';
     if (this.mode === 'lean') {
       let left = this.#room;
       for (const s of [...m.subnets].sort((a, b) => a.bytes - b.bytes)) {
@@ -243,10 +249,12 @@ export class Engines {
     return this.#track(e, async () => {
       const end = this.#bytes.fileEnd;
       const bytes = await this.#bytes.upTo(end);
-      const sw = (e.sw = GRAPHS[m.arch]!.switchGraph!(m));
+      const graphs = GRAPHS[m.arch]!;
+      const sw = this.leanGraph === 'compact' ? graphs.compactGraph!(m) : graphs.switchGraph!(m);
       const tensors = new Map(sw.consts);
       for (const name of sw.graph.initializers) if (!tensors.has(name)) tensors.set(name, tensorBytes(m, name, bytes, this.#bytes.name));
-      const session = await this.#session(sw.graph, tensors, bytes, end);
+      const session = await this.#session(foldConcats(sw.graph, tensors), tensors, bytes, end);
+      e.sw = { routeInput: sw.routeInput, route: sw.route }; // calls need the route only, not the graph and its constants
       for (const t of [...this.#statics.values()].filter((x) => x.temporary)) void this.#drop(t);
       // The pinned statics are built now, so the file's bytes can go: every other subnet runs on the switch.
       const pinned = [...this.#pinned].map((p) => (this.#statics.get(p.id) ?? this.#addStatic(p, false)).session);
@@ -255,7 +263,7 @@ export class Engines {
     }, () => this.#switch === e && (this.#switch = undefined));
   }
 
-  #route(sw: SwitchGraph, s: SubnetEntry, batch: number): OrtTensorLike {
+  #route(sw: Pick<SwitchGraph, 'routeInput' | 'route'>, s: SubnetEntry, batch: number): OrtTensorLike {
     const key = `${s.id}:${batch}`;
     let t = this.#routes.get(key);
     if (!t) {

@@ -212,6 +212,11 @@ export class SortedModel<O extends OrtLike = OrtLike> {
     return this.#engines.mode;
   }
 
+  /** Lean mode's graph: `'switch'` (fast calls, about 1 MiB beyond the weights), or `'compact'` under a tighter `cacheMB`. */
+  get leanGraph(): 'switch' | 'compact' | undefined {
+    return this.#engines.leanGraph;
+  }
+
   /** Every subnet, smallest first, with this device's estimates at batch 1. */
   get subnets(): SubnetInfo[] {
     return this.#subnets.map((s) => this.#info(s));

@@ -22,6 +22,7 @@ import { FIELD, onnx } from './schema.js';
 const NODE_SPECS: Record<OpType, { inputs: [number, number]; attrs: Partial<Record<string, AttrValue['kind']>> }> = {
   MatMul: { inputs: [2, 2], attrs: {} },
   Add: { inputs: [2, 2], attrs: {} },
+  Mul: { inputs: [2, 2], attrs: {} },
   Relu: { inputs: [1, 1], attrs: {} },
   Concat: { inputs: [1, Infinity], attrs: { axis: 'int' } },
   Slice: { inputs: [4, 4], attrs: {} },

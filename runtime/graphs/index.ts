@@ -35,6 +35,8 @@ export interface ArchGraphs {
   graph(config: Record<string, number>, dims: Dims, levels: Levels): GraphDef;
   /** The switch graph over every subnet; absent: lean mode is not available for this arch. */
   switchGraph?(manifest: Manifest): SwitchGraph;
+  /** Every subnet with the weights once and fewer nodes, slower calls: lean mode under a memory budget too small for the switch graph's overhead. */
+  compactGraph?(manifest: Manifest): SwitchGraph;
 }
 
 const asMlp = (c: Record<string, number>): MlpConfig => c as unknown as MlpConfig;

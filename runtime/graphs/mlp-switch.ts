@@ -9,6 +9,9 @@
  * `Q_j = h[:, u_(j-1):u_j] @ row_j` (added to columns 0..u_(j-1)); level j works on all rows
  * when j <= k, else on none. The head reads the exit of the chosen depth.
  *
+ * `mlpCompact` is the other way to run every subnet with the weights once, for memory budgets
+ * too small for this graph's own overhead (see its comment).
+ *
  * @example
  * const sw = mlpSwitch({ inputSize: 784, hidden: 512, classes: 10 }, { depth: [1, 2, 3], width: [0.25, 0.5, 0.75, 1] });
  * sw.graph.nodes.length; // 94
@@ -16,9 +19,10 @@
  */
 import { ops, type GraphDef, type GraphNode, type TensorBytes } from '../graph.js';
 import type { Dim, Levels } from '../manifest-types.js';
-import { levelBlocks, mlpIo, mlpUnits, type MlpConfig } from './mlp.js';
+import { levelBlocks, mlpGraph, mlpIo, mlpUnits, type MlpConfig } from './mlp.js';
 
 type Pads = (d: number, k: number, batch: number) => number[];
+type Dims = Partial<Record<Dim, number[]>>;
 
 export interface MlpSwitch {
   graph: GraphDef;
@@ -30,7 +34,7 @@ export interface MlpSwitch {
 
 export const ROUTE = 'sortednet.route';
 
-export function mlpSwitch(config: MlpConfig, dims: Partial<Record<Dim, number[]>>): MlpSwitch {
+export function mlpSwitch(config: MlpConfig, dims: Dims): MlpSwitch {
   const u = mlpUnits(config, dims);
   const K = u.length;
   const depths = dims.depth ?? [1];
@@ -92,13 +96,23 @@ export function mlpSwitch(config: MlpConfig, dims: Partial<Record<Dim, number[]>
   }
   initializers.push('head.bias');
   nodes.push(ops.Add(logits, 'head.bias', 'logits'));
+  return routed('sortednet_mlp_switch', config, dims, nodes, initializers, slots);
+}
+
+/**
+ * The graph around the per-call route: a Split of the route input hands each Pad node its 4 pads,
+ * computed per subnet and batch size by `slots`.
+ */
+function routed(name: string, config: MlpConfig, dims: Dims, nodes: GraphNode[], initializers: string[], slots: Pads[], consts = new Map<string, TensorBytes>()): MlpSwitch {
+  const K = mlpUnits(config, dims).length;
+  const D = Math.max(...(dims.depth ?? [1]));
   const outs = slots.map((_, s) => `${ROUTE}.${s}`);
   const sizes = `${ROUTE}.sizes`;
   nodes.unshift(ops.Split(ROUTE, sizes, outs));
-  const consts = new Map<string, TensorBytes>([[sizes, { dims: [slots.length], dtype: 'int64', bytes: new Uint8Array(BigInt64Array.from(outs, () => 4n).buffer) }]]);
+  consts.set(sizes, { dims: [slots.length], dtype: 'int64', bytes: new Uint8Array(BigInt64Array.from(outs, () => 4n).buffer) });
   const io = mlpIo(config);
   return {
-    graph: { name: 'sortednet_mlp_switch', inputs: [...io.inputs, { name: ROUTE, dtype: 'int64', dims: [4 * slots.length] }], outputs: io.outputs, nodes, initializers: [...initializers, sizes] },
+    graph: { name, inputs: [...io.inputs, { name: ROUTE, dtype: 'int64', dims: [4 * slots.length] }], outputs: io.outputs, nodes, initializers: [...initializers, ...consts.keys()] },
     consts,
     routeInput: ROUTE,
     route: (levels, batch) => {
@@ -118,4 +132,47 @@ export function mlpSwitch(config: MlpConfig, dims: Partial<Record<Dim, number[]>
       return out;
     },
   };
+}
+
+/**
+ * The compact graph: every subnet with the weights once in about as many nodes as one static
+ * subnet (22 for 3 depths x 4 widths, against the switch graph's 94), for lean mode under a memory
+ * budget that leaves less than the switch session's own overhead beyond the weights. Each layer's
+ * full weight (its blocks folded once, when the session is built) runs at full width, and after
+ * the ReLU a mask zeroes the columns past the chosen width, so the next layer and the head see
+ * exactly the chosen subnet's activations (the zeros add nothing to their sums). Layers past the
+ * chosen depth get an empty batch; the head reads the chosen depth's exit. A call costs about the
+ * full-width subnet of its depth, whatever its width.
+ *
+ * The mask (1 x hidden) is a window of the constant [ones | zeros] (1 x 2 hidden), cut per call.
+ */
+export function mlpCompact(config: MlpConfig, dims: Dims): MlpSwitch {
+  const u = mlpUnits(config, dims);
+  const H = config.hidden;
+  const depths = dims.depth ?? [1];
+  const D = Math.max(...depths);
+  const full = mlpGraph(config, dims, {});
+  // The full subnet's weights: Concat trees over the stored blocks, folded at build.
+  const nodes = full.nodes.filter((n) => n.op === 'Concat');
+  const weight = (y: string): string => full.nodes.find((n) => n.outputs[0] === y)!.inputs[1]!;
+  const slots: Pads[] = [];
+  const pad = (x: string, y: string, pads: Pads): string => {
+    nodes.push(ops.Pad(x, `${ROUTE}.${slots.length}`, y));
+    slots.push(pads);
+    return y;
+  };
+  pad('mask.src', 'mask', (_d, k) => [0, u[k]! - H, 0, -u[k]!]);
+  let h = 'input';
+  for (let i = 0; i < D; i++) {
+    const p = `layers.${i}`;
+    // Rows in: all while the chosen depth runs layer i; layer i - 1 had rows while it ran.
+    const x = i === 0 ? h : pad(h, `${p}.gate`, (d, _k, B) => [0, 0, i < d ? 0 : i - 1 < d ? -B : 0, 0]);
+    nodes.push(ops.MatMul(x, weight(`${p}.matmul`), `${p}.mm`), ops.Add(`${p}.mm`, weight(`${p}.add`), `${p}.add`), ops.Relu(`${p}.add`, `${p}.relu`), ops.Mul(`${p}.relu`, 'mask', `${p}.h`));
+    h = `${p}.h`;
+    if (depths.includes(i + 1)) pad(h, `${p}.exit`, (d, _k, B) => [0, 0, d === i + 1 || i >= d ? 0 : -B, 0]);
+  }
+  nodes.push(ops.Concat(depths.map((d) => `layers.${d - 1}.exit`), 0, 'head.in'));
+  nodes.push(ops.MatMul('head.in', weight('head.matmul'), 'head.mm'), ops.Add('head.mm', weight('logits'), 'logits'));
+  const mask = Float32Array.from({ length: 2 * H }, (_, c) => (c < H ? 1 : 0));
+  return routed('sortednet_mlp_compact', config, dims, nodes, full.initializers, slots, new Map([['mask.src', { dims: [1, 2 * H], dtype: 'float32', bytes: new Uint8Array(mask.buffer) }]]));
 }

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import '../../runtime/archs.js';
-import { mlpSwitch } from '../../runtime/graphs/mlp-switch.js';
+import { mlpCompact, mlpSwitch } from '../../runtime/graphs/mlp-switch.js';
+import { foldConcats } from '../../runtime/graph.js';
 import { SortedModel } from '../../runtime/index.js';
 import { SWITCH_OVERHEAD } from '../../runtime/sessions.js';
 import { encodeModel } from '../../runtime/onnx.js';
@@ -59,6 +60,28 @@ void describe('switch graphs', () => {
   }
 });
 
+void describe('compact graph', () => {
+  void it('every subnet at batch 1 and 3 equals the reference, in a quarter of the switch graph\'s nodes, each stored block folded in once', async () => {
+    const ort = BACKENDS[0].ort;
+    const sw = mlpCompact(CONFIG, manifest.dims);
+    const tensors = new Map(sw.consts);
+    for (const n of sw.graph.initializers) if (!tensors.has(n)) tensors.set(n, tensorBytes(manifest, n, bytes, 'm'));
+    assert.deepEqual(manifest.tensors.map((t) => t.name).filter((n) => !sw.graph.initializers.includes(n)), [], 'every block is read');
+    const graph = foldConcats(sw.graph, tensors);
+    assert.ok(graph.nodes.length * 4 <= mlpSwitch(CONFIG, manifest.dims).graph.nodes.length + 4, `${graph.nodes.length} nodes`);
+    const session = await ort.InferenceSession.create(encodeModel(graph, tensors, { opset: 17, metadata: [] }));
+    for (const batch of [1, BATCH]) {
+      for (const s of manifest.subnets) {
+        const r = sw.route(s.levels, batch);
+        const out = await session.run({ input: new ort.Tensor('float32', x.subarray(0, batch * CONFIG.inputSize), [batch, CONFIG.inputSize]), [sw.routeInput]: new ort.Tensor('int64', r, [r.length]) });
+        const d = maxAbsDiff(out.logits!.data as Float32Array, referenceForward(CKPT, s.levels, x, batch));
+        assert.ok(d < 1e-4, `${s.id} at batch ${batch}: maxdiff ${d}`);
+      }
+    }
+    await session.release();
+  });
+});
+
 for (const { name, ort } of BACKENDS) {
   void describe(`modes on ${name}`, () => {
     let lean: SortedModel<typeof ort>;
@@ -76,6 +99,7 @@ for (const { name, ort } of BACKENDS) {
         assert.ok(d < 1e-4, `${s.id}: maxdiff ${d}`);
       });
       assert.deepEqual(lean.cachedSubnets, [], 'no static sessions without cacheMB');
+      assert.equal(lean.leanGraph, 'switch');
       const small = lean.subnets[0]!;
       const byBudget = await lean.run(feeds, { budget: { latencyMs: LATENCY.overheadMs + LATENCY.msPerMac * small.macs * BATCH } });
       assert.ok(maxAbsDiff(byBudget.logits!.data as Float32Array, referenceForward(CKPT, small.levels, x, BATCH)) < 1e-4);
@@ -135,6 +159,22 @@ for (const { name, ort } of BACKENDS) {
         }
       }
       await m.release();
+    });
+
+    void it('lean under a cacheMB below the weights plus the switch overhead runs the compact graph: every subnet, per call, nothing pinned', async () => {
+      const m = await SortedModel.load(bytes, { ort, latencyModel: LATENCY, mode: 'lean', cacheMB: (full + SWITCH_OVERHEAD / 2) / MB });
+      assert.equal(m.leanGraph, 'compact');
+      const order = [...manifest.subnets].sort(() => Math.random() - 0.5);
+      const outs = await Promise.all(order.map((s) => m.run(feeds, { subnet: s.id })));
+      order.forEach((s, i) => {
+        const d = maxAbsDiff(outs[i]!.logits!.data as Float32Array, referenceForward(CKPT, s.levels, x, BATCH));
+        assert.ok(d < 1e-4, `${s.id}: maxdiff ${d}`);
+      });
+      assert.deepEqual(m.cachedSubnets, []);
+      await m.release();
+      const roomy = await SortedModel.load(bytes, { ort, latencyModel: LATENCY, mode: 'lean', cacheMB: (full + SWITCH_OVERHEAD) / MB });
+      assert.equal(roomy.leanGraph, 'switch', 'the switch graph once its overhead fits');
+      await roomy.release();
     });
 
     void it('rejects unknown modes', async () => {
