@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import '../../runtime/archs.js';
 import { mlpCompact, mlpSwitch } from '../../runtime/graphs/mlp-switch.js';
-import { foldConcats } from '../../runtime/graph.js';
+import { foldConcats, type GraphDef, type TensorBytes } from '../../runtime/graph.js';
 import { SortedModel } from '../../runtime/index.js';
 import { SWITCH_OVERHEAD } from '../../runtime/sessions.js';
 import { encodeModel } from '../../runtime/onnx.js';
@@ -26,6 +26,28 @@ const BUILDERS: [string, () => SwitchGraph, boolean][] = [
   ['generic switch graph', () => switchGraph(manifest, manifest.subnets), false],
 ];
 
+/** The graph's own constants and the stored blocks it reads. */
+function graphTensors(sw: SwitchGraph): Map<string, TensorBytes> {
+  const tensors = new Map(sw.consts);
+  for (const n of sw.graph.initializers) if (!tensors.has(n)) tensors.set(n, tensorBytes(manifest, n, bytes, 'm'));
+  return tensors;
+}
+
+/** One session of `graph` runs every subnet by its route, at batch 1 and BATCH, as the reference does (max abs diff < 1e-4). */
+async function checkEverySubnet(sw: SwitchGraph, graph: GraphDef, tensors: Map<string, TensorBytes>): Promise<void> {
+  const ort = BACKENDS[0].ort;
+  const session = await ort.InferenceSession.create(encodeModel(graph, tensors, { opset: 17, metadata: [] }));
+  for (const batch of [1, BATCH]) {
+    for (const s of manifest.subnets) {
+      const r = sw.route(s.levels, batch);
+      const out = await session.run({ input: new ort.Tensor('float32', x.subarray(0, batch * CONFIG.inputSize), [batch, CONFIG.inputSize]), [sw.routeInput]: new ort.Tensor('int64', r, [r.length]) });
+      const d = maxAbsDiff(out.logits!.data as Float32Array, referenceForward(CKPT, s.levels, x, batch));
+      assert.ok(d < 1e-4, `${s.id} at batch ${batch}: maxdiff ${d}`);
+    }
+  }
+  await session.release();
+}
+
 void describe('switch graphs', () => {
   for (const [name, build, biasOnce] of BUILDERS) {
     void it(`${name}: every stored block is read by exactly one MatMul, so ORT prepacks it once`, () => {
@@ -42,43 +64,20 @@ void describe('switch graphs', () => {
     });
 
     void it(`${name}: every subnet at batch 1 and ${BATCH} equals the reference (max abs diff < 1e-4)`, async () => {
-      const ort = BACKENDS[0].ort;
       const sw = build();
-      const tensors = new Map(sw.consts);
-      for (const n of sw.graph.initializers) if (!tensors.has(n)) tensors.set(n, tensorBytes(manifest, n, bytes, 'm'));
-      const session = await ort.InferenceSession.create(encodeModel(sw.graph, tensors, { opset: 17, metadata: [] }));
-      for (const batch of [1, BATCH]) {
-        for (const s of manifest.subnets) {
-          const r = sw.route(s.levels, batch);
-          const out = await session.run({ input: new ort.Tensor('float32', x.subarray(0, batch * CONFIG.inputSize), [batch, CONFIG.inputSize]), [sw.routeInput]: new ort.Tensor('int64', r, [r.length]) });
-          const d = maxAbsDiff(out.logits!.data as Float32Array, referenceForward(CKPT, s.levels, x, batch));
-          assert.ok(d < 1e-4, `${s.id} at batch ${batch}: maxdiff ${d}`);
-        }
-      }
-      await session.release();
+      await checkEverySubnet(sw, sw.graph, graphTensors(sw));
     });
   }
 });
 
 void describe('compact graph', () => {
   void it('every subnet at batch 1 and 3 equals the reference, in a quarter of the switch graph\'s nodes, each stored block folded in once', async () => {
-    const ort = BACKENDS[0].ort;
     const sw = mlpCompact(CONFIG, manifest.dims);
-    const tensors = new Map(sw.consts);
-    for (const n of sw.graph.initializers) if (!tensors.has(n)) tensors.set(n, tensorBytes(manifest, n, bytes, 'm'));
     assert.deepEqual(manifest.tensors.map((t) => t.name).filter((n) => !sw.graph.initializers.includes(n)), [], 'every block is read');
+    const tensors = graphTensors(sw);
     const graph = foldConcats(sw.graph, tensors);
     assert.ok(graph.nodes.length * 4 <= mlpSwitch(CONFIG, manifest.dims).graph.nodes.length + 4, `${graph.nodes.length} nodes`);
-    const session = await ort.InferenceSession.create(encodeModel(graph, tensors, { opset: 17, metadata: [] }));
-    for (const batch of [1, BATCH]) {
-      for (const s of manifest.subnets) {
-        const r = sw.route(s.levels, batch);
-        const out = await session.run({ input: new ort.Tensor('float32', x.subarray(0, batch * CONFIG.inputSize), [batch, CONFIG.inputSize]), [sw.routeInput]: new ort.Tensor('int64', r, [r.length]) });
-        const d = maxAbsDiff(out.logits!.data as Float32Array, referenceForward(CKPT, s.levels, x, batch));
-        assert.ok(d < 1e-4, `${s.id} at batch ${batch}: maxdiff ${d}`);
-      }
-    }
-    await session.release();
+    await checkEverySubnet(sw, graph, tensors);
   });
 });
 
