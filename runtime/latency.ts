@@ -114,7 +114,9 @@ export class LatencyEstimator {
    * has streamed the weights through the caches); the windows take the queue in one go when an
    * estimate is read or QUEUE calls wait.
    */
-  readonly #queue: { s: SubnetEntry; batch: number; ms: number; at: number }[] = [];
+  readonly #queued: SubnetEntry[] = [];
+  /** Per queued call: batch, time (ms) and when (the clock), in preallocated arrays (no object per call). */
+  readonly #q = new Float64Array(3 * QUEUE);
   /** p95 ÷ model time of the latest observed subnet: the correction for unobserved ones. */
   #ratio = 1;
 
@@ -145,7 +147,7 @@ export class LatencyEstimator {
   }
 
   #seen(s: SubnetEntry, batch: number): Window | undefined {
-    if (this.#queue.length) this.#flush();
+    if (this.#queued.length) this.#flush();
     const w = this.#windows.get(`${s.id}@${batch}`);
     return w && count(w) >= MIN_CALLS && this.#now() - w.at <= STALE_MS ? w : undefined;
   }
@@ -161,17 +163,25 @@ export class LatencyEstimator {
     return this.#seen(s, batch) ? 'observed' : 'calibration';
   }
 
-  observe(s: SubnetEntry, batch: number, ms: number): void {
-    if (this.#learn && ms > 0 && ms < Infinity && this.#queue.push({ s, batch, ms, at: this.#now() }) >= QUEUE) this.#flush();
+  /** Learn call time `ms` of `s` at `batch`, ended at `at` (the estimator's clock; callers that just read it pass it). */
+  observe(s: SubnetEntry, batch: number, ms: number, at = this.#now()): void {
+    if (!this.#learn || !(ms > 0 && ms < Infinity)) return;
+    const i = 3 * this.#queued.length;
+    this.#q[i] = batch;
+    this.#q[i + 1] = ms;
+    this.#q[i + 2] = at;
+    if (this.#queued.push(s) >= QUEUE) this.#flush();
   }
 
   #flush(): void {
-    for (const { s, batch, ms, at } of this.#queue) {
-      const w = this.#window(`${s.id}@${batch}`, at);
-      add(w, ms);
+    const q = this.#q;
+    this.#queued.forEach((s, n) => {
+      const batch = q[3 * n]!;
+      const w = this.#window(`${s.id}@${batch}`, q[3 * n + 2]);
+      add(w, q[3 * n + 1]!);
       if (count(w) >= MIN_CALLS) this.#ratio = quantile(w, 0.95) / this.base(s, batch);
-    }
-    this.#queue.length = 0;
+    });
+    this.#queued.length = 0;
   }
 
   calibration(): Calibration {

@@ -105,7 +105,7 @@ export interface EngineOptions {
 }
 
 /** Told each run's time (ms) from the caller's `t0`, or from its start when it queued; not an engine's first run (ORT allocates then). */
-export type Timer = (s: SubnetEntry, batch: number, ms: number) => void;
+export type Timer = (s: SubnetEntry, batch: number, ms: number, at: number) => void;
 
 export class Engines {
   /** The mode in effect, after `auto` is resolved. */
@@ -167,7 +167,10 @@ export class Engines {
     const e = this.#engine(s);
     // Handlers are made once per engine: runs on an engine are serialized, so its state is the run's.
     e.ok ??= () => {
-      if (e.runs++) this.#timer(e.s!, e.batch, performance.now() - e.t0);
+      if (e.runs++) {
+        const now = performance.now();
+        this.#timer(e.s!, e.batch, now - e.t0, now);
+      }
       e.pending--;
     };
     e.fail ??= () => void e.pending--;

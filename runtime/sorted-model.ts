@@ -141,7 +141,7 @@ export class SortedModel<O extends OrtLike = OrtLike> {
     const bytes = await ModelBytes.open(src, { verify: options.verify ?? src.remote === true, cache, emit: options.onProgress });
     const { manifest } = bytes;
     const learned: { by?: LatencyEstimator } = {}; // calls after calibration teach the estimator
-    const engines = new Engines(ort, bytes, options, (s, batch, ms) => learned.by?.observe(s, batch, ms));
+    const engines = new Engines(ort, bytes, options, (s, batch, ms, at) => learned.by?.observe(s, batch, ms, at));
     const smallest = manifest.subnets[0]!;
     let latency = saved?.latency ?? options.latencyModel ?? DEFAULT_LATENCY;
     if (!saved && !options.latencyModel && options.calibrate !== false) {
