@@ -68,14 +68,17 @@ for (const { name, ort } of BACKENDS) {
       await model.release();
     });
 
-    void it('lean mode: a temporary session serves first, then one switch session serves every subnet', async () => {
-      const model = await SortedModel.load(await serve(bytes), { ort, calibration: CAL, mode: 'lean' });
-      assert.deepEqual(model.cachedSubnets, [smallest.id]);
-      await model.complete;
-      assert.deepEqual(model.cachedSubnets, [], 'temporary static session released');
-      for (const s of [smallest, manifest.subnets[5]!, full]) check(await model.run(feeds, { subnet: s.id }), s.levels);
-      await model.release();
-    });
+    for (const [graph, cacheMB] of [['switch', undefined], ['compact', manifest.tensors.reduce((a, t) => a + t.length, 0) / 2 ** 20 + 0.25]] as const) {
+      void it(`lean mode (${graph} graph): a temporary session serves first, then one ${graph} session serves every subnet`, async () => {
+        const model = await SortedModel.load(await serve(bytes), { ort, calibration: CAL, mode: 'lean', ...(cacheMB === undefined ? {} : { cacheMB }) });
+        assert.equal(model.leanGraph, graph);
+        assert.deepEqual(model.cachedSubnets, [smallest.id]);
+        await model.complete;
+        assert.deepEqual(model.cachedSubnets, [], 'temporary static session released');
+        for (const s of [smallest, manifest.subnets[5]!, full]) check(await model.run(feeds, { subnet: s.id }), s.levels);
+        await model.release();
+      });
+    }
 
     void it('verifies each segment: a corrupt byte fails the subnets that need it with BAD_ONNX', async () => {
       const bad = bytes.slice();
