@@ -256,7 +256,8 @@ export class Engines {
       const sw = this.leanGraph === 'compact' ? graphs.compactGraph!(m) : graphs.switchGraph!(m);
       const tensors = new Map(sw.consts);
       for (const name of sw.graph.initializers) if (!tensors.has(name)) tensors.set(name, tensorBytes(m, name, bytes, this.#bytes.name));
-      const session = await this.#session(foldConcats(sw.graph, tensors), tensors, bytes, end);
+      // The compact graph's weights are Concat trees over blocks, folded here; the switch graph reads blocks as they are.
+      const session = await this.#session(this.leanGraph === 'compact' ? foldConcats(sw.graph, tensors) : sw.graph, tensors, bytes, end);
       e.sw = { routeInput: sw.routeInput, route: sw.route }; // calls need the route only, not the graph and its constants
       for (const t of [...this.#statics.values()].filter((x) => x.temporary)) void this.#drop(t);
       // The pinned statics are built now, so the file's bytes can go: every other subnet runs on the switch.
