@@ -112,6 +112,8 @@ export class Engines {
   readonly mode: 'fast' | 'lean';
   /** Lean mode's graph: `'switch'`, or `'compact'` under a `cacheMB` below the switch graph's overhead. */
   readonly leanGraph?: 'switch' | 'compact';
+  /** `auto` chose fast only because lean mode's graph is not loaded. */
+  readonly leanMissing: boolean;
   readonly #statics = new Map<string, Engine>();
   #switch?: Engine;
   #clock = 0;
@@ -138,6 +140,8 @@ export class Engines {
     if (opts.mode === 'lean' && !lean && m.subnets.length > 1) raise('BAD_OPTION', '<api>', 'load().mode', `'lean', but no switch graph for arch "${m.arch}" is loaded`, "import 'sortednet/runtime/lean' once before load() (browser entry)");
     const auto = m.subnets.reduce((a, s) => a + s.bytes, 0) <= cap || full > cap ? 'fast' : 'lean';
     this.mode = !lean || opts.mode === 'fast' ? 'fast' : opts.mode === 'lean' ? 'lean' : auto;
+    // Auto would run lean here, but no switch graph is loaded (a browser app without runtime/lean.ts).
+    this.leanMissing = auto === 'lean' && !lean && opts.mode !== 'fast' && m.subnets.length > 1;
     // Lean without cacheMB pins nothing: the weights once is what lean promises (docs/runtime.md).
     this.#room = this.mode === 'fast' ? cap : opts.cacheMB === undefined ? 0 : cap - full - SWITCH_OVERHEAD;
     // A budget below the switch session's own overhead: the compact graph, where the arch has one.

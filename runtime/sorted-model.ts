@@ -155,6 +155,7 @@ export class SortedModel<O extends OrtLike = OrtLike> {
     const first = model.#downloaded(model.#target) || !progressive ? model.#target : smallest;
     await engines.prepare(first);
     model.#announce(manifest.subnets.filter((s) => model.#downloaded(s)));
+    if (engines.leanMissing) model.#emit({ status: 'warning', code: 'NO_LEAN', message: "cacheMB suits lean mode; import 'sortednet/runtime/lean' for it (browser entry), or subnets past cacheMB are rebuilt when used" });
     model.#emit({ status: 'ready', subnet: first.id });
     if (progressive && !bytes.has(bytes.fileEnd)) {
       (model as { complete: Promise<void> }).complete = model.#download();

@@ -16,8 +16,11 @@ void describe("lean mode's MLP switch graph (runtime/lean.ts) is opt-in for the 
       return true;
     });
     const full = PACKED.manifest.tensors.reduce((a, t) => a + t.length, 0);
-    const auto = await SortedModel.load(PACKED.bytes, { ort, latencyModel: LATENCY, cacheMB: (1.2 * full) / 2 ** 20 });
+    const warnings: string[] = [];
+    const auto = await SortedModel.load(PACKED.bytes, { ort, latencyModel: LATENCY, cacheMB: (1.2 * full) / 2 ** 20, onProgress: (e) => e.status === 'warning' && warnings.push(`${e.code}: ${e.message}`) });
     assert.equal(auto.mode, 'fast', 'auto cannot pick lean without the switch graph');
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /^NO_LEAN: .*import 'sortednet\/runtime\/lean'/);
     await auto.release();
     await import('../../runtime/lean.js');
     const lean = await SortedModel.load(PACKED.bytes, { ort, latencyModel: LATENCY, mode: 'lean' });
