@@ -1,9 +1,9 @@
 /**
  * Registers the MLP's tuned switch graph and its compact graph (runtime/graphs/mlp-switch.ts),
- * what lean mode runs: one session with every stored block resident once, any subnet per call. Node's entries import
- * it already; in a browser, import it once before loading with `mode: 'lean'` (or with a
- * `cacheMB` under which `auto` would choose lean). It keeps the core bundle small, like the
- * CNN and GPT graph builders and the Cache API store.
+ * what lean mode runs: one session with every stored block resident once, any subnet per call.
+ * Node's entries import it already; in a browser, import it once before loading with
+ * `mode: 'lean'` (or with a `cacheMB` under which `auto` would choose lean). It keeps the core
+ * bundle small, like the CNN and GPT graph builders and the Cache API store.
  *
  * @example
  * import 'sortednet/runtime/lean';

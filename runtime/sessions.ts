@@ -136,12 +136,14 @@ export class Engines {
     const m = bytes.manifest;
     const cap = (opts.cacheMB ?? Infinity) * 2 ** 20;
     const full = m.tensors.reduce((a, t) => a + t.length, 0);
-    const lean = GRAPHS[m.arch]?.switchGraph !== undefined && m.subnets.length > 1;
-    if (opts.mode === 'lean' && !lean && m.subnets.length > 1) raise('BAD_OPTION', '<api>', 'load().mode', `'lean', but no switch graph for arch "${m.arch}" is loaded`, "import 'sortednet/runtime/lean' once before load() (browser entry)");
+    // Lean needs two subnets or more and a switch graph; `missing`: it would apply, but none is loaded.
+    const missing = GRAPHS[m.arch]?.switchGraph === undefined && m.subnets.length > 1;
+    const lean = !missing && m.subnets.length > 1;
+    if (opts.mode === 'lean' && missing) raise('BAD_OPTION', '<api>', 'load().mode', `'lean', but no switch graph for arch "${m.arch}" is loaded`, "import 'sortednet/runtime/lean' once before load() (browser entry)");
     const auto = m.subnets.reduce((a, s) => a + s.bytes, 0) <= cap || full > cap ? 'fast' : 'lean';
     this.mode = !lean || opts.mode === 'fast' ? 'fast' : opts.mode === 'lean' ? 'lean' : auto;
     // Auto would run lean here, but no switch graph is loaded (a browser app without runtime/lean.ts).
-    this.leanMissing = auto === 'lean' && !lean && opts.mode !== 'fast' && m.subnets.length > 1;
+    this.leanMissing = auto === 'lean' && missing && opts.mode !== 'fast';
     // Lean without cacheMB pins nothing: the weights once is what lean promises (docs/runtime.md).
     this.#room = this.mode === 'fast' ? cap : opts.cacheMB === undefined ? 0 : cap - full - SWITCH_OVERHEAD;
     // A budget below the switch session's own overhead: the compact graph, where the arch has one.

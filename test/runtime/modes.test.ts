@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import '../../runtime/archs.js';
 import { mlpCompact, mlpSwitch } from '../../runtime/graphs/mlp-switch.js';
 import { foldConcats, type GraphDef, type TensorBytes } from '../../runtime/graph.js';
-import { SortedModel } from '../../runtime/index.js';
+import { SortedModel, type OrtLike, type SubnetEntry } from '../../runtime/index.js';
 import { SWITCH_OVERHEAD } from '../../runtime/sessions.js';
 import { encodeModel } from '../../runtime/onnx.js';
 import { tensorBytes } from '../../runtime/subnet.js';
@@ -25,6 +25,15 @@ const BUILDERS: [string, () => SwitchGraph, boolean][] = [
   ['tuned mlp switch graph', () => mlpSwitch(CONFIG, manifest.dims), true],
   ['generic switch graph', () => switchGraph(manifest, manifest.subnets), false],
 ];
+
+/** Runs `order` on `model` concurrently, one call per subnet, each matching the reference (max abs diff < 1e-4). */
+async function runConcurrently(model: SortedModel<OrtLike>, order: readonly SubnetEntry[]): Promise<void> {
+  const outs = await Promise.all(order.map((s) => model.run(feeds, { subnet: s.id })));
+  order.forEach((s, i) => {
+    const d = maxAbsDiff(outs[i]!.logits!.data as Float32Array, referenceForward(CKPT, s.levels, x, BATCH));
+    assert.ok(d < 1e-4, `${s.id}: maxdiff ${d}`);
+  });
+}
 
 /** The graph's own constants and the stored blocks it reads. */
 function graphTensors(sw: SwitchGraph): Map<string, TensorBytes> {
@@ -91,12 +100,7 @@ for (const { name, ort } of BACKENDS) {
 
     void it('lean: one session runs every subnet per call, in random order and concurrently', async () => {
       assert.equal(lean.mode, 'lean');
-      const order = [...manifest.subnets].sort(() => Math.random() - 0.5);
-      const outs = await Promise.all(order.map((s) => lean.run(feeds, { subnet: s.id })));
-      order.forEach((s, i) => {
-        const d = maxAbsDiff(outs[i]!.logits!.data as Float32Array, referenceForward(CKPT, s.levels, x, BATCH));
-        assert.ok(d < 1e-4, `${s.id}: maxdiff ${d}`);
-      });
+      await runConcurrently(lean, [...manifest.subnets].sort(() => Math.random() - 0.5));
       assert.deepEqual(lean.cachedSubnets, [], 'no static sessions without cacheMB');
       assert.equal(lean.leanGraph, 'switch');
       const small = lean.subnets[0]!;
@@ -106,12 +110,7 @@ for (const { name, ort } of BACKENDS) {
 
     void it('fast: every subnet built at once (concurrent builds share no encode buffer) gives its own outputs', async () => {
       const m = await SortedModel.load(bytes, { ort, latencyModel: LATENCY, mode: 'fast', subnet: 'd1-w25' });
-      const order = [...manifest.subnets].reverse();
-      const outs = await Promise.all(order.map((s) => m.run(feeds, { subnet: s.id })));
-      order.forEach((s, i) => {
-        const d = maxAbsDiff(outs[i]!.logits!.data as Float32Array, referenceForward(CKPT, s.levels, x, BATCH));
-        assert.ok(d < 1e-4, `${s.id}: maxdiff ${d}`);
-      });
+      await runConcurrently(m, [...manifest.subnets].reverse());
       assert.equal(m.cachedSubnets.length, manifest.subnets.length);
       await m.release();
     });
@@ -163,12 +162,7 @@ for (const { name, ort } of BACKENDS) {
     void it('lean under a cacheMB below the weights plus the switch overhead runs the compact graph: every subnet, per call, nothing pinned', async () => {
       const m = await SortedModel.load(bytes, { ort, latencyModel: LATENCY, mode: 'lean', cacheMB: (full + SWITCH_OVERHEAD / 2) / MB });
       assert.equal(m.leanGraph, 'compact');
-      const order = [...manifest.subnets].sort(() => Math.random() - 0.5);
-      const outs = await Promise.all(order.map((s) => m.run(feeds, { subnet: s.id })));
-      order.forEach((s, i) => {
-        const d = maxAbsDiff(outs[i]!.logits!.data as Float32Array, referenceForward(CKPT, s.levels, x, BATCH));
-        assert.ok(d < 1e-4, `${s.id}: maxdiff ${d}`);
-      });
+      await runConcurrently(m, [...manifest.subnets].sort(() => Math.random() - 0.5));
       assert.deepEqual(m.cachedSubnets, []);
       await m.release();
       const roomy = await SortedModel.load(bytes, { ort, latencyModel: LATENCY, mode: 'lean', cacheMB: (full + SWITCH_OVERHEAD) / MB });
