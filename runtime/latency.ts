@@ -46,17 +46,25 @@ export const STALE_MS = 30_000;
 
 /**
  * The last WINDOW call times of one subnet at one batch size, in a ring (`xs`, next write at
- * `added % WINDOW`) and sorted (the first `count(w)` of `sorted`), in typed arrays: no
- * allocation per call.
+ * `added % WINDOW`) and sorted (the first `count(w)` of `sorted`, as of `synced` samples), in
+ * typed arrays: no allocation per call. A call only writes its time into the ring; the sorted
+ * copy catches up when an estimate is read (one insertion when a single call came since, as
+ * with a budget on every call; else a sort of at most WINDOW numbers, a few µs).
  */
 interface Window {
   xs: Float64Array;
   sorted: Float64Array;
   /** Samples ever added. */
   added: number;
+  /** Samples `sorted` reflects. */
+  synced: number;
+  /** The sample the latest add overwrote (the window was full). */
+  dropped: number;
   /** When the latest was added (the estimator's clock). */
   at: number;
 }
+
+const newWindow = (at: number): Window => ({ xs: new Float64Array(8), sorted: new Float64Array(8), added: 0, synced: 0, dropped: 0, at });
 
 /** Samples held. */
 const count = (w: Window): number => Math.min(w.added, WINDOW);
@@ -88,37 +96,59 @@ function add(w: Window, x: number): void {
     w.xs = grow(w.xs);
     w.sorted = grow(w.sorted);
   }
-  const s = w.sorted;
-  let n = count(w);
   const i = w.added++ % WINDOW;
-  if (n === WINDOW) {
-    const old = search(s, n, w.xs[i]!);
-    s.copyWithin(old, old + 1, n--);
-  }
-  const at = search(s, n, x);
-  s.copyWithin(at + 1, at, n);
-  s[at] = x;
+  w.dropped = w.xs[i]!;
   w.xs[i] = x;
 }
 
-/** The q-quantile: the smallest sample with at least q of the samples at or below it. */
-const quantile = (w: Window, q: number): number => w.sorted[Math.max(0, Math.ceil(q * count(w)) - 1)]!;
+/** Bring `sorted` up to date with the ring. */
+function sync(w: Window): void {
+  const n = count(w);
+  const s = w.sorted;
+  if (w.synced === w.added - 1) {
+    let m = n;
+    if (w.synced >= WINDOW) {
+      const old = search(s, m, w.dropped);
+      s.copyWithin(old, old + 1, m--);
+    } else m = n - 1;
+    const x = w.xs[(w.added - 1) % WINDOW]!;
+    const at = search(s, m, x);
+    s.copyWithin(at + 1, at, m);
+    s[at] = x;
+  } else if (w.synced !== w.added) {
+    s.set(w.xs.subarray(0, n));
+    s.subarray(0, n).sort();
+  }
+  w.synced = w.added;
+}
 
-/** Calls observe() queues before they go into their windows. */
-const QUEUE = 64;
+/** The q-quantile: the smallest sample with at least q of the samples at or below it. */
+function quantile(w: Window, q: number): number {
+  sync(w);
+  return w.sorted[Math.max(0, Math.ceil(q * count(w)) - 1)]!;
+}
+
+/** A subnet's latest batch size and its window. */
+interface Latest {
+  s: SubnetEntry;
+  batch: number;
+  w: Window;
+}
 
 export class LatencyEstimator {
   readonly #windows = new Map<string, Window>();
   /**
-   * Calls not yet in their windows. A call only queues its time (a few stores, right after ORT
-   * has streamed the weights through the caches); the windows take the queue in one go when an
-   * estimate is read or QUEUE calls wait.
+   * Per subnet, the batch size and window of its latest call: calls mostly repeat both, so a
+   * call's time goes straight into its window without building the key. Each call adds its own
+   * time (a binary search and a move of at most WINDOW doubles). Until 2026-12-05 calls queued
+   * their times and every 64th call added the queue's 64 in one go: that call ran tens of µs
+   * slower, and with this VM's stalls (4-5 % of short calls) the extra 1.6 % of slow calls put
+   * the p95 a caller measures in the stall mode, 5-18 µs above the runtime's own estimate of the
+   * same calls on the small benchmark MLP (1-1.5 µs with a time added per call).
    */
-  readonly #queued: SubnetEntry[] = [];
-  /** Per queued call: batch, time (ms) and when (the clock), in preallocated arrays (no object per call). */
-  readonly #q = new Float64Array(3 * QUEUE);
-  /** p95 ÷ model time of the latest observed subnet: the correction for unobserved ones. */
-  #ratio = 1;
+  readonly #latest = new Map<SubnetEntry, Latest>();
+  /** The latest observed subnet with MIN_CALLS calls: its p95 ÷ model time corrects the estimates of unobserved ones. */
+  #ratioFrom?: Latest;
 
   readonly #learn: boolean;
   readonly #now: () => number;
@@ -136,7 +166,7 @@ export class LatencyEstimator {
   /** The window of `key`, emptied first if it went stale. */
   #window(key: string, now = this.#now()): Window {
     let w = this.#windows.get(key);
-    if (!w || now - w.at > STALE_MS) this.#windows.set(key, (w = { xs: new Float64Array(8), sorted: new Float64Array(8), added: 0, at: now }));
+    if (!w || now - w.at > STALE_MS) this.#windows.set(key, (w = newWindow(now)));
     w.at = now;
     return w;
   }
@@ -147,15 +177,17 @@ export class LatencyEstimator {
   }
 
   #seen(s: SubnetEntry, batch: number): Window | undefined {
-    if (this.#queued.length) this.#flush();
-    const w = this.#windows.get(`${s.id}@${batch}`);
+    const latest = this.#latest.get(s); // a budget per call reads its subnet's estimate every call: skip building the key
+    const w = latest?.batch === batch ? latest.w : this.#windows.get(`${s.id}@${batch}`);
     return w && count(w) >= MIN_CALLS && this.#now() - w.at <= STALE_MS ? w : undefined;
   }
 
   /** About the p95 of a call's time, in ms. */
   latencyMs(s: SubnetEntry, batch = 1): number {
     const w = this.#seen(s, batch);
-    return w ? quantile(w, 0.95) : this.base(s, batch) * this.#ratio;
+    if (w) return quantile(w, 0.95);
+    const r = this.#ratioFrom;
+    return this.base(s, batch) * (r ? quantile(r.w, 0.95) / this.base(r.s, r.batch) : 1);
   }
 
   /** Whether the estimate comes from this subnet's own calls. */
@@ -166,28 +198,21 @@ export class LatencyEstimator {
   /** Learn call time `ms` of `s` at `batch`, ended at `at` (the estimator's clock; callers that just read it pass it). */
   observe(s: SubnetEntry, batch: number, ms: number, at = this.#now()): void {
     if (!this.#learn || !(ms > 0 && ms < Infinity)) return;
-    const i = 3 * this.#queued.length;
-    this.#q[i] = batch;
-    this.#q[i + 1] = ms;
-    this.#q[i + 2] = at;
-    if (this.#queued.push(s) >= QUEUE) this.#flush();
-  }
-
-  #flush(): void {
-    const q = this.#q;
-    this.#queued.forEach((s, n) => {
-      const batch = q[3 * n]!;
-      const w = this.#window(`${s.id}@${batch}`, q[3 * n + 2]);
-      add(w, q[3 * n + 1]!);
-      if (count(w) >= MIN_CALLS) this.#ratio = quantile(w, 0.95) / this.base(s, batch);
-    });
-    this.#queued.length = 0;
+    let latest = this.#latest.get(s);
+    // Only #window replaces a window (once stale), and it is reached from here, which updates #latest.
+    if (latest && latest.batch === batch && at - latest.w.at <= STALE_MS) latest.w.at = at;
+    else this.#latest.set(s, (latest = { s, batch, w: this.#window(`${s.id}@${batch}`, at) }));
+    add(latest.w, ms);
+    if (latest.w.added >= MIN_CALLS) this.#ratioFrom = latest;
   }
 
   calibration(): Calibration {
-    this.#flush();
     const observed: Record<string, number[]> = {};
-    for (const [key, w] of this.#windows) observed[key] = Array.from(w.xs.subarray(0, count(w)), (x) => Number(x.toPrecision(4)));
+    for (const [key, w] of this.#windows) {
+      // Oldest first, as the calls came (a full ring's next write is its oldest sample).
+      const from = w.added > WINDOW ? w.added % WINDOW : 0;
+      observed[key] = Array.from({ length: count(w) }, (_, i) => Number(w.xs[(from + i) % WINDOW]!.toPrecision(4)));
+    }
     return { format: 'sortednet-calibration', version: 2, latency: { ...this.model }, observed };
   }
 }

@@ -44,6 +44,9 @@ void describe('LatencyEstimator (p95 of recent calls per subnet)', () => {
     for (let i = 0; i < WINDOW; i++) est.observe(mid, 1, 1.1); // the older calls have left the window
     assert.equal(est.latencyMs(mid), 1.1);
     assert.equal(est.calibration().observed[`${mid.id}@1`]!.length, WINDOW);
+    for (let i = 0; i < 50; i++) est.observe(mid, 1, 2 + i / 100);
+    const saved = est.calibration().observed[`${mid.id}@1`]!;
+    assert.deepEqual(saved.slice(-51), [1.1, ...Array.from({ length: 50 }, (_, i) => Number((2 + i / 100).toPrecision(4)))], 'saved oldest first, in call order');
   });
 
   void it('gives the exact p95 of the last WINDOW calls however calls and estimates interleave', () => {
@@ -61,6 +64,23 @@ void describe('LatencyEstimator (p95 of recent calls per subnet)', () => {
       }
       const last = seen.slice(-WINDOW).sort((a, b) => a - b);
       if (last.length >= 5) assert.equal(est.latencyMs(mid), last[Math.ceil(0.95 * last.length) - 1], `after ${seen.length} calls`);
+    }
+  });
+
+  void it('keeps one window per batch size when calls alternate between them', () => {
+    const est = new LatencyEstimator(LATENCY);
+    const rand = rng(12);
+    const seen = new Map<number, number[]>([[1, []], [4, []]]);
+    for (let i = 0; i < 3 * WINDOW; i++) {
+      const batch = rand() < 0.5 ? 1 : 4;
+      const ms = batch * (1 + rand());
+      seen.get(batch)!.push(ms);
+      est.observe(mid, batch, ms);
+      if (i % 7 === 0) est.latencyMs(mid, 4); // one window read often, the other only at the end
+    }
+    for (const [batch, xs] of seen) {
+      const last = xs.slice(-WINDOW).sort((a, b) => a - b);
+      assert.equal(est.latencyMs(mid, batch), last[Math.ceil(0.95 * last.length) - 1], `batch ${batch}`);
     }
   });
 
