@@ -64,8 +64,6 @@ interface Window {
   at: number;
 }
 
-const newWindow = (at: number): Window => ({ xs: new Float64Array(8), sorted: new Float64Array(8), added: 0, synced: 0, dropped: 0, at });
-
 /** Samples held. */
 const count = (w: Window): number => Math.min(w.added, WINDOW);
 
@@ -106,14 +104,14 @@ function sync(w: Window): void {
   const n = count(w);
   const s = w.sorted;
   if (w.synced === w.added - 1) {
-    let m = n;
+    // One call since: drop the sample it overwrote (a full window), then insert it among the other n - 1.
     if (w.synced >= WINDOW) {
-      const old = search(s, m, w.dropped);
-      s.copyWithin(old, old + 1, m--);
-    } else m = n - 1;
-    const x = w.xs[(w.added - 1) % WINDOW]!;
-    const at = search(s, m, x);
-    s.copyWithin(at + 1, at, m);
+      const old = search(s, n, w.dropped);
+      s.copyWithin(old, old + 1, n);
+    }
+    const x = w.xs[w.synced % WINDOW]!;
+    const at = search(s, n - 1, x);
+    s.copyWithin(at + 1, at, n - 1);
     s[at] = x;
   } else if (w.synced !== w.added) {
     s.set(w.xs.subarray(0, n));
@@ -166,7 +164,7 @@ export class LatencyEstimator {
   /** The window of `key`, emptied first if it went stale. */
   #window(key: string, now = this.#now()): Window {
     let w = this.#windows.get(key);
-    if (!w || now - w.at > STALE_MS) this.#windows.set(key, (w = newWindow(now)));
+    if (!w || now - w.at > STALE_MS) this.#windows.set(key, (w = { xs: new Float64Array(8), sorted: new Float64Array(8), added: 0, synced: 0, dropped: 0, at: now }));
     w.at = now;
     return w;
   }
