@@ -126,6 +126,9 @@ function quantile(w: Window, q: number): number {
   return w.sorted[Math.max(0, Math.ceil(q * count(w)) - 1)]!;
 }
 
+/** Calls observe() queues before they go into their windows. */
+const QUEUE = 64;
+
 /** A subnet's latest batch size and its window. */
 interface Latest {
   s: SubnetEntry;
@@ -136,14 +139,19 @@ interface Latest {
 export class LatencyEstimator {
   readonly #windows = new Map<string, Window>();
   /**
-   * Per subnet, the batch size and window of its latest call: calls mostly repeat both, so a
-   * call's time goes straight into its window without building the key. Each call adds its own
-   * time (a binary search and a move of at most WINDOW doubles). Until 2026-12-05 calls queued
-   * their times and every 64th call added the queue's 64 in one go: that call ran tens of µs
-   * slower, and with this VM's stalls (4-5 % of short calls) the extra 1.6 % of slow calls put
-   * the p95 a caller measures in the stall mode, 5-18 µs above the runtime's own estimate of the
-   * same calls on the small benchmark MLP (1-1.5 µs with a time added per call).
+   * Calls not yet in their windows. A call only queues its time (a few stores into the same two
+   * arrays every call, which stay in the CPU caches while ORT streams the weights through them);
+   * the windows take the queue when an estimate is read or QUEUE calls wait. Taking a call is a
+   * lookup of its subnet's latest window and a store into its ring; the sorted copy catches up
+   * when an estimate is read. Until 2026-12-05 the queue was taken with a sorted insertion per
+   * call: the 64th call ran tens of µs slower, and with this VM's stalls (4-5 % of short calls)
+   * that extra 1.6 % of slow calls put the p95 a caller measures 5-18 µs above the runtime's own
+   * estimate of the same calls on the small benchmark MLP (within about 1 µs now).
    */
+  readonly #queued: SubnetEntry[] = [];
+  /** Per queued call: batch, time (ms) and when (the clock), in preallocated arrays (no object per call). */
+  readonly #q = new Float64Array(3 * QUEUE);
+  /** Per subnet, the batch size and window of its latest call: calls mostly repeat both, so no key is built. */
   readonly #latest = new Map<SubnetEntry, Latest>();
   /** The latest observed subnet with MIN_CALLS calls: its p95 ÷ model time corrects the estimates of unobserved ones. */
   #ratioFrom?: Latest;
@@ -175,8 +183,8 @@ export class LatencyEstimator {
   }
 
   #seen(s: SubnetEntry, batch: number): Window | undefined {
-    const latest = this.#latest.get(s); // a budget per call reads its subnet's estimate every call: skip building the key
-    const w = latest?.batch === batch ? latest.w : this.#windows.get(`${s.id}@${batch}`);
+    if (this.#queued.length) this.#flush();
+    const w = this.#windows.get(`${s.id}@${batch}`);
     return w && count(w) >= MIN_CALLS && this.#now() - w.at <= STALE_MS ? w : undefined;
   }
 
@@ -196,15 +204,29 @@ export class LatencyEstimator {
   /** Learn call time `ms` of `s` at `batch`, ended at `at` (the estimator's clock; callers that just read it pass it). */
   observe(s: SubnetEntry, batch: number, ms: number, at = this.#now()): void {
     if (!this.#learn || !(ms > 0 && ms < Infinity)) return;
-    let latest = this.#latest.get(s);
-    // Only #window replaces a window (once stale), and it is reached from here, which updates #latest.
-    if (latest && latest.batch === batch && at - latest.w.at <= STALE_MS) latest.w.at = at;
-    else this.#latest.set(s, (latest = { s, batch, w: this.#window(`${s.id}@${batch}`, at) }));
-    add(latest.w, ms);
-    if (latest.w.added >= MIN_CALLS) this.#ratioFrom = latest;
+    const i = 3 * this.#queued.length;
+    this.#q[i] = batch;
+    this.#q[i + 1] = ms;
+    this.#q[i + 2] = at;
+    if (this.#queued.push(s) >= QUEUE) this.#flush();
+  }
+
+  #flush(): void {
+    const q = this.#q;
+    for (let n = 0; n < this.#queued.length; n++) {
+      const [s, batch, at] = [this.#queued[n]!, q[3 * n]!, q[3 * n + 2]!];
+      let l = this.#latest.get(s);
+      // Only #window replaces a window (once stale), and it is reached from here, which updates #latest.
+      if (!l || l.batch !== batch || at - l.w.at > STALE_MS) this.#latest.set(s, (l = { s, batch, w: this.#window(`${s.id}@${batch}`, at) }));
+      l.w.at = at;
+      add(l.w, q[3 * n + 1]!);
+      if (l.w.added >= MIN_CALLS) this.#ratioFrom = l;
+    }
+    this.#queued.length = 0;
   }
 
   calibration(): Calibration {
+    this.#flush();
     const observed: Record<string, number[]> = {};
     for (const [key, w] of this.#windows) {
       // Oldest first, as the calls came (a full ring's next write is its oldest sample).
