@@ -49,7 +49,7 @@ void describe('LatencyEstimator (p95 of recent calls per subnet)', () => {
     assert.deepEqual(saved.slice(-51), [1.1, ...Array.from({ length: 50 }, (_, i) => Number((2 + i / 100).toPrecision(4)))], 'saved oldest first, in call order');
   });
 
-  void it('gives the exact p95 of the last WINDOW calls however calls and estimates interleave', () => {
+  void it('gives the exact p95 of the last WINDOW calls (or the latest 8 calls\' median if higher) however calls and estimates interleave', () => {
     const est = new LatencyEstimator(LATENCY);
     const rand = rng(11);
     const seen: number[] = [];
@@ -63,8 +63,23 @@ void describe('LatencyEstimator (p95 of recent calls per subnet)', () => {
         est.observe(mid, 1, ms);
       }
       const last = seen.slice(-WINDOW).sort((a, b) => a - b);
-      if (last.length >= 5) assert.equal(est.latencyMs(mid), last[Math.ceil(0.95 * last.length) - 1], `after ${seen.length} calls`);
+      const recent = seen.slice(-8).sort((a, b) => a - b);
+      const want = Math.max(last[Math.ceil(0.95 * last.length) - 1]!, recent[(recent.length - 1) >> 1]!);
+      if (last.length >= 5) assert.equal(est.latencyMs(mid), want, `after ${seen.length} calls`);
     }
+  });
+
+  void it('follows a lasting slowdown after 5 slow calls, and ignores 4', () => {
+    const est = new LatencyEstimator(LATENCY);
+    const rand = rng(13);
+    for (let i = 0; i < WINDOW; i++) est.observe(mid, 1, 1 + rand() / 10);
+    const steady = est.latencyMs(mid);
+    for (let i = 0; i < 4; i++) est.observe(mid, 1, 4 + rand() / 10);
+    assert.ok(est.latencyMs(mid) < 1.2 * steady, `4 slow calls of the latest 8: about the steady p95 still (${est.latencyMs(mid)} against ${steady})`);
+    est.observe(mid, 1, 4 + rand() / 10);
+    assert.ok(est.latencyMs(mid) > 3.5 * steady, `5 of 8: the slow calls' median (${est.latencyMs(mid)} against ${steady})`);
+    for (let i = 0; i < 8; i++) est.observe(mid, 1, 1 + rand() / 10);
+    assert.ok(est.latencyMs(mid) < 1.2 * steady, 'back to speed after 5 slow calls: 5 of 200 are not the p95 either, so the estimate returns');
   });
 
   void it('keeps one window per batch size when calls alternate between them', () => {
