@@ -8,7 +8,7 @@
  *   slowdown (load, CPU throttling) shows after 5 slow calls, and selection then moves to a
  *   smaller subnet.
  * - Subnets (or batch sizes) with fewer than MIN_CALLS calls use the calibrated device model,
- *   `overheadMs + msPerMac · MACs · batch`, times the p95/model ratio of the latest observed one.
+ *   `overheadMs + msPerMac · MACs · batch`, times the estimate/model ratio of the latest observed one.
  * - A window with no call for STALE_MS is stale: its subnet is estimated as if unobserved (so
  *   the device's current speed, seen through the subnet in use, carries over), and its next
  *   call starts the window afresh. Without this, a subnet left behind during a slowdown would
@@ -170,15 +170,16 @@ export class LatencyEstimator {
    * lookup of its subnet's latest window and a store into its ring; the sorted copy catches up
    * when an estimate is read. Until 2026-12-05 the queue was taken with a sorted insertion per
    * call: the 64th call ran tens of µs slower, and with this VM's stalls (4-5 % of short calls)
-   * that extra 1.6 % of slow calls put the p95 a caller measures 5-18 µs above the runtime's own
-   * estimate of the same calls on the small benchmark MLP (within about 1 µs now).
+   * that extra 1.6 % of slow calls put the p95 a caller measures up to 10-19 µs above the
+   * runtime's own estimate of the same calls on the small benchmark MLP (0.5-0.6 µs at the median
+   * subnet now).
    */
   readonly #queued: SubnetEntry[] = [];
   /** Per queued call: batch, time (ms) and when (the clock), in preallocated arrays (no object per call). */
   readonly #q = new Float64Array(3 * QUEUE);
   /** Per subnet, the batch size and window of its latest call: calls mostly repeat both, so no key is built. */
   readonly #latest = new Map<SubnetEntry, Latest>();
-  /** The latest observed subnet with MIN_CALLS calls: its p95 ÷ model time corrects the estimates of unobserved ones. */
+  /** The latest observed subnet with MIN_CALLS calls: its estimate ÷ model time corrects the estimates of unobserved ones. */
   #ratioFrom?: Latest;
 
   readonly #learn: boolean;
