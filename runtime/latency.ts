@@ -140,15 +140,20 @@ const recent = new Float64Array(RECENT);
 
 /** The window's estimate: its p95, or the median of its latest RECENT calls if higher. */
 function estimate(w: Window): number {
+  const p95 = quantile(w, 0.95);
   const n = Math.min(RECENT, w.added);
-  // Insertion sort of the latest n (call k sits at k % WINDOW in the ring).
+  const m = (n - 1) >> 1; // the median's place among the n, ascending
+  // The median is above the p95 only when more than m of the n are: sort just those (read on
+  // every call with a budget; in steady state none or one is above).
+  let k = 0;
   for (let i = 0; i < n; i++) {
-    const x = w.xs[(w.added - 1 - i) % WINDOW]!;
-    let j = i;
+    const x = w.xs[(w.added - 1 - i) % WINDOW]!; // call c sits at c % WINDOW in the ring
+    if (!(x > p95)) continue;
+    let j = k++;
     for (; j > 0 && recent[j - 1]! > x; j--) recent[j] = recent[j - 1]!;
     recent[j] = x;
   }
-  return Math.max(quantile(w, 0.95), recent[(n - 1) >> 1]!);
+  return k > n - 1 - m ? recent[m - (n - k)]! : p95;
 }
 
 /** Calls observe() queues before they go into their windows. */
@@ -240,11 +245,13 @@ export class LatencyEstimator {
   #flush(): void {
     const q = this.#q;
     for (let n = 0; n < this.#queued.length; n++) {
-      const [s, batch, at] = [this.#queued[n]!, q[3 * n]!, q[3 * n + 2]!];
+      const s = this.#queued[n]!;
+      const batch = q[3 * n]!;
+      const at = q[3 * n + 2]!;
       let l = this.#latest.get(s);
       // Only #window replaces a window (once stale), and it is reached from here, which updates #latest.
-      if (!l || l.batch !== batch || at - l.w.at > STALE_MS) this.#latest.set(s, (l = { s, batch, w: this.#window(`${s.id}@${batch}`, at) }));
-      l.w.at = at;
+      if (l && l.batch === batch && at - l.w.at <= STALE_MS) l.w.at = at;
+      else this.#latest.set(s, (l = { s, batch, w: this.#window(`${s.id}@${batch}`, at) }));
       add(l.w, q[3 * n + 1]!);
       if (l.w.added >= MIN_CALLS) this.#ratioFrom = l;
     }
